@@ -193,3 +193,20 @@ def test_projection_errors():
         perspective_projection(torch.full((1, 4, 3), float("nan")), t, 1000.0)
     with pytest.raises(ValueError, match="batch size"):
         intrinsics_matrix(1000.0)
+
+
+def test_fit_crop_cam_to_box_puts_the_points_in_the_box():
+    from workbench.geometry import fit_crop_cam_to_box
+
+    g = torch.Generator().manual_seed(0)
+    points = torch.randn(2, 50, 3, generator=g, dtype=torch.float64) * torch.tensor([0.2, 0.8, 0.1], dtype=torch.float64)
+    box_wh = torch.tensor([[60.0, 180.0], [100.0, 120.0]], dtype=torch.float64)
+    box_size = box_wh.amax(dim=1)
+    cam = fit_crop_cam_to_box(points, box_wh, box_size, fill=1.0)
+    uv = project_to_crop(points, cam_to_translation(cam)) * box_size[:, None, None]  # pixels from crop centre
+    extent = uv.amax(dim=1) - uv.amin(dim=1)
+    centre = (uv.amax(dim=1) + uv.amin(dim=1)) / 2
+    # perspective differs from the weak-perspective fit by depth/tz (< 2% here)
+    ratio = (extent / box_wh).amax(dim=1)
+    torch.testing.assert_close(ratio, torch.ones(2, dtype=torch.float64), atol=0.02, rtol=0)
+    assert centre.abs().max() < 0.02 * box_size.max()

@@ -80,14 +80,19 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write an RGB ``(H, W, 3) uint8`` image atomically; the format follows the suffix (.png, .jpg)."""
+def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
+    """Encode an RGB ``(H, W, 3) uint8`` image as PNG/JPEG bytes (e.g. for ``IPython.display.Image``)."""
     import cv2
 
-    path = Path(path)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}.")
-    ok, data = cv2.imencode(path.suffix or ".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode(suffix, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ValueError(f"cannot encode an image as {path.suffix!r}; use .png or .jpg.")
-    atomic_write_bytes(path, data.tobytes())
+        raise ValueError(f"cannot encode an image as {suffix!r}; use .png or .jpg.")
+    return data.tobytes()
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write an RGB ``(H, W, 3) uint8`` image atomically; the format follows the suffix (.png, .jpg)."""
+    path = Path(path)
+    atomic_write_bytes(path, encode_image(image, path.suffix or ".png"))

@@ -312,3 +312,32 @@ def intrinsics_matrix(focal_length, principal_point: torch.Tensor | None = None)
     zero, one = like.new_zeros(B), like.new_ones(B)
     K = torch.stack([f[:, 0], zero, pp[:, 0], zero, f[:, 1], pp[:, 1], zero, zero, one], dim=-1)
     return K.reshape(B, 3, 3)
+
+
+def fit_crop_cam_to_box(points: torch.Tensor, box_wh: torch.Tensor, box_size: torch.Tensor,
+                        fill: float = 0.95, match: str = "inside") -> torch.Tensor:
+    """The crop camera ``(s, tx, ty)`` that fits a body's points into a person box.
+
+    Weak-perspective reading of HMR 2.0's crop camera: a point at (X, Y) lands at roughly
+    ``s/2 * (X + tx, Y + ty)`` in normalised crop units, so the scale that maps the points' extent
+    onto the box is ``s = 2 * fill * min(w / (size * ext_x), h / (size * ext_y))``, and (tx, ty)
+    centres them. Useful to place a body before any network predicts it (demo, fitting init).
+
+    Args:
+        points: (B, N, 3) metres, already oriented for the camera (y down), body-centred.
+        box_wh: (B, 2) person box width and height, pixels.
+        box_size: (B,) side of the square crop around the box, pixels.
+        fill: fraction of the box the body spans along its tighter side.
+        match: ``"inside"`` keeps the points inside the box; ``"height"`` matches the box height only
+            (a standing person whose arm pose differs from the body's).
+    Returns:
+        (B, 3) ``pred_cam``.
+    """
+    _check_finite("points", points)
+    lo, hi = points[..., :2].amin(dim=1), points[..., :2].amax(dim=1)
+    extent = (hi - lo).clamp_min(1e-6)
+    if match not in ("inside", "height"):
+        raise ValueError(f"match must be 'inside' or 'height', got {match!r}.")
+    ratios = box_wh / (box_size[:, None] * extent)
+    scale = 2.0 * fill * (ratios.amin(dim=1) if match == "inside" else ratios[:, 1])
+    return torch.cat([scale[:, None], -(lo + hi) / 2], dim=1)
