@@ -1,4 +1,5 @@
-"""Geometry for HMR 2.0: rotations, cameras, person crops and Procrustes alignment.
+"""Geometry for HMR 2.0: rotations, cameras, person crops, Procrustes alignment and the closed-form
+camera translation from 2D keypoints.
 
 Conventions: metres; camera frame x right, y down, z forward, camera at the origin;
 batch-first torch tensors (crops are numpy/OpenCV).
@@ -41,6 +42,7 @@ from workbench.geometry.rotations import (
     rotmat_to_axis_angle,
     rotmat_to_rot6d,
 )
+from workbench.geometry.translation import estimate_translation
 
 __all__ = [
     "FOCAL_LENGTH",
@@ -75,4 +77,5 @@ __all__ = [
     "rot6d_to_rotmat",
     "rotmat_to_axis_angle",
     "rotmat_to_rot6d",
+    "estimate_translation",
 ]

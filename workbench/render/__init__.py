@@ -13,7 +13,7 @@ warp is imported on first render (its kernels compile once per machine, ~2-3 s, 
 
 from workbench.render.bvh_cache import clear_mesh_cache
 from workbench.render.scene import DEFAULT_COLOR, RenderResult, overlay, render
-from workbench.render.views import side_view, top_view
+from workbench.render.views import rotation_about_axis, side_view, top_view
 from workbench.render.visibility import project_points, visible_points
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "overlay",
     "project_points",
     "render",
+    "rotation_about_axis",
     "side_view",
     "top_view",
     "visible_points",

@@ -1,25 +1,39 @@
-"""Visualisation: plotly 3D figures of people, skeletons and cameras, and the interactive body explorer.
+"""Visualisation: plotly 3D figures of people, skeletons and cameras, 2D drawings and picture layouts,
+and the interactive body explorer.
 
     >>> from workbench.viz import scene_figure, body_figure, save_html, BodyExplorer   # doctest: +SKIP
     >>> people = [dict(vertices=v_cam, faces=model.faces)]                                # doctest: +SKIP
     >>> fig = scene_figure(people, camera=dict(focal=f, image_wh=(W, H)), view="side")     # doctest: +SKIP
     >>> save_html(fig, "scene.html")                                                     # doctest: +SKIP
     >>> BodyExplorer(model, image=rgb, cam_t=cam_t)  # in JupyterLab                     # doctest: +SKIP
+    >>> image_row([draw_keypoints(rgb, uv, HMR_SKELETON), crop], labels=["photo", "crop"])  # doctest: +SKIP
 
 Frames: scenes in HMR 2.0's camera frame (m; x right, y down, z forward), single bodies in SMPL's
 body frame (y up). The explorer is imported lazily by name, so ``import workbench.viz`` does not
 import ipywidgets.
 """
 
+from workbench.viz.draw import (
+    BODY_VIEWS,
+    draw_boxes,
+    draw_keypoints,
+    image_grid,
+    image_row,
+    pad_image,
+    put_label,
+    render_body_grid,
+)
 from workbench.viz.plotly3d import (
     PALETTE,
     VIEWS,
     SceneCamera,
     ScenePerson,
+    axes_traces,
     body_figure,
     camera_frustum_traces,
     frustum_corners,
     ground_plane_trace,
+    keypoint_group_traces,
     mesh_trace,
     save_html,
     scene_figure,
@@ -27,16 +41,26 @@ from workbench.viz.plotly3d import (
 )
 
 __all__ = [
+    "BODY_VIEWS",
     "PALETTE",
     "VIEWS",
     "BodyExplorer",
     "SceneCamera",
     "ScenePerson",
+    "axes_traces",
     "body_figure",
     "camera_frustum_traces",
+    "draw_boxes",
+    "draw_keypoints",
     "frustum_corners",
     "ground_plane_trace",
+    "image_grid",
+    "image_row",
+    "keypoint_group_traces",
     "mesh_trace",
+    "pad_image",
+    "put_label",
+    "render_body_grid",
     "save_html",
     "scene_figure",
     "skeleton_traces",

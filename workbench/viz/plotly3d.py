@@ -29,6 +29,9 @@ MESH_LIGHTING = dict(ambient=0.4, diffuse=0.75, specular=0.15, roughness=0.6, fr
 # projection-view-model matrix), so the default upper-right light suits any frame: we keep it and only
 # lower the ambient term (plotly's 0.8 washes the body out).
 
+GROUP_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+AXIS_COLORS = ("#d62728", "#2ca02c", "#1f77b4")  # x, y, z: red, green, blue
+
 FOVY = np.pi / 4  # vertical field of view of plotly.js' perspective camera (gl-plot3d's default)
 VIEWS = ("camera", "side", "top")
 
@@ -56,6 +59,11 @@ class SceneCamera:
 
 
 # ----------------------------------------------------------------------------- input checks
+def as_array(x: Any) -> np.ndarray:
+    """numpy array from numpy, a list or torch (detached, moved to the CPU); dtype kept."""
+    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
+
+
 def as_points(x: Any, name: str = "points", count: int | None = None) -> np.ndarray:
     """(N, 3) float32 numpy array from numpy or torch (detached, moved to the CPU); checked."""
     if hasattr(x, "detach"):
@@ -111,16 +119,47 @@ def bone_polyline(keypoints: np.ndarray, bones: Sequence[tuple[int, int]]) -> np
 
 # ----------------------------------------------------------------------------- traces
 def mesh_trace(vertices: Any, faces: Any, color: str = PALETTE[0], opacity: float = 1.0,
-               name: str = "body") -> go.Mesh3d:
-    """A smooth-shaded triangle mesh. vertices (V, 3) in metres; faces (F, 3) int."""
+               name: str = "body", vertex_colors: Any = None, intensity: Any = None,
+               colorscale: str = "Viridis", colorbar_title: str | None = None) -> go.Mesh3d:
+    """A smooth-shaded triangle mesh. vertices (V, 3) in metres; faces (F, 3) int.
+
+    Colour: one ``color`` for the whole mesh, or per vertex either ``vertex_colors`` (V, 3) RGB
+    (floats in [0, 1] or ints in 0..255) or ``intensity`` (V,) scalars mapped through ``colorscale``
+    (with a colour bar titled ``colorbar_title``). Not both.
+    """
     v = as_points(vertices, "vertices")
     f = as_faces(faces, len(v))
+    if vertex_colors is not None and intensity is not None:
+        raise ValueError("give vertex_colors (V, 3) or intensity (V,), not both.")
+    paint: dict = dict(color=color)
+    if vertex_colors is not None:
+        paint = dict(vertexcolor=vertex_rgb_strings(vertex_colors, len(v)))
+    elif intensity is not None:
+        values = as_array(intensity).astype(np.float32)
+        if values.shape != (len(v),):
+            raise ValueError(f"intensity must have shape ({len(v)},), one value per vertex; got {values.shape}.")
+        paint = dict(intensity=values, colorscale=colorscale, showscale=colorbar_title is not None,
+                     colorbar=dict(title=colorbar_title) if colorbar_title else None)
     return go.Mesh3d(
         x=np.ascontiguousarray(v[:, 0]), y=np.ascontiguousarray(v[:, 1]), z=np.ascontiguousarray(v[:, 2]),
         i=np.ascontiguousarray(f[:, 0]), j=np.ascontiguousarray(f[:, 1]), k=np.ascontiguousarray(f[:, 2]),
-        color=color, opacity=opacity, name=name, showlegend=True, flatshading=False,
-        lighting=MESH_LIGHTING, hoverinfo="name",
+        opacity=opacity, name=name, showlegend=True, flatshading=False,
+        lighting=MESH_LIGHTING, hoverinfo="name", **paint,
     )
+
+
+def vertex_rgb_strings(colors: Any, count: int) -> np.ndarray:
+    """(V,) ``"rgb(r,g,b)"`` strings, the form plotly's ``vertexcolor`` takes, from (V, 3) RGB.
+
+    Floats are read in [0, 1] unless some exceed 1.0, ints in 0..255; values are rounded and clipped.
+    """
+    c = as_array(colors)
+    if c.shape != (count, 3):
+        raise ValueError(f"vertex_colors must have shape ({count}, 3), one RGB per vertex; got {c.shape}.")
+    scale = 255.0 if np.issubdtype(c.dtype, np.floating) and c.max(initial=0.0) <= 1.0 else 1.0
+    c = c.astype(np.float64) * scale
+    rgb = np.clip(np.round(c), 0, 255).astype(np.int64)
+    return np.array([f"rgb({r},{g},{b})" for r, g, b in rgb])
 
 
 def skeleton_traces(keypoints: Any, bones: Sequence[tuple[int, int]] | None = None,
@@ -148,6 +187,67 @@ def skeleton_traces(keypoints: Any, bones: Sequence[tuple[int, int]] | None = No
                           marker=dict(color=color, size=marker_size), name=f"{name} joints",
                           legendgroup=name, showlegend=False, text=list(joint_names), hoverinfo="text")
     return [lines, points]
+
+
+def keypoint_group_traces(keypoints: Any, groups: dict[str, Any], names: Sequence[str] | None = None,
+                          colors: Sequence[str] | None = None, marker_size: float = 5.0) -> list[go.Scatter3d]:
+    """One marker trace per named group of keypoints, so the legend tells the groups apart.
+
+    Args:
+        keypoints: (K, 3) metres.
+        groups: legend name -> indices into the K keypoints (list, numpy or torch).
+        names: (K,) hover text per keypoint; None: the HMR (44) or SMPL (24) names, else the index.
+        colors: one colour per group; None: plotly's default sequence (blue, orange, green, ...).
+    Returns:
+        ``[Scatter3d markers]``, one per group, in the order of ``groups``.
+    """
+    kp = as_points(keypoints, "keypoints")
+    if names is None:
+        names = {44: HMR_JOINT_NAMES, 24: SMPL_JOINT_NAMES}.get(len(kp), [str(i) for i in range(len(kp))])
+    colors = colors or GROUP_COLORS
+    traces = []
+    for n, (group, index) in enumerate(groups.items()):
+        idx = as_array(index).astype(np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= len(kp)):
+            raise ValueError(f"group {group!r} indexes keypoints {idx.min()}..{idx.max()} but there are {len(kp)}.")
+        p = kp[idx]
+        traces.append(go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name=group,
+                                   marker=dict(size=marker_size, color=colors[n % len(colors)]),
+                                   text=[names[i] for i in idx], hoverinfo="text"))
+    return traces
+
+
+def axes_traces(origin: Any = (0.0, 0.0, 0.0), rotation: Any = None, length: float = 1.0,
+                names: Sequence[str] = ("x", "y", "z"), name: str = "frame",
+                colors: Sequence[str] = AXIS_COLORS, cones: bool = True) -> list:
+    """Arrows of a coordinate frame: its axes are the columns of ``rotation``, drawn from ``origin``.
+
+    Args:
+        origin: (3,) metres, where the frame sits (e.g. a pelvis; the camera centre is 0).
+        rotation: (3, 3) whose columns are the frame's x, y, z axes in the plotted frame; None: identity.
+        length: arrow length (m). names: text written at each arrow's tip (and in the legend as
+            ``"{name}: {names[i]}"``). colors: one per axis (red, green, blue: x, y, z).
+        cones: add a cone at each tip (one Cone trace per axis, since a cone trace has one colour scale).
+    Returns:
+        three ``Scatter3d`` (lines + tip text), then, with ``cones``, three ``Cone`` traces.
+    """
+    o = as_points(np.reshape(as_array(origin), (1, 3)), "origin")[0].astype(np.float64)
+    R = np.eye(3) if rotation is None else as_array(rotation).astype(np.float64)
+    if R.shape != (3, 3) or not np.isfinite(R).all():
+        raise ValueError(f"rotation must be a finite (3, 3) matrix (columns = axes) or None; got shape {R.shape}.")
+    lines, tips = [], []
+    for axis, label, color in zip(R.T, names, colors):
+        end = o + length * axis
+        lines.append(go.Scatter3d(x=[o[0], end[0]], y=[o[1], end[1]], z=[o[2], end[2]], mode="lines+text",
+                                  text=["", label], textposition="top center", line=dict(color=color, width=8),
+                                  textfont=dict(color=color), name=f"{name}: {label}", legendgroup=name,
+                                  hoverinfo="name"))
+        # sizemode "raw": the cone is exactly the (u, v, w) vector long, whatever the other traces.
+        head = 0.15 * length * axis
+        tips.append(go.Cone(x=[end[0]], y=[end[1]], z=[end[2]], u=[head[0]], v=[head[1]], w=[head[2]],
+                            anchor="tip", sizemode="raw", sizeref=1.0, colorscale=[[0, color], [1, color]],
+                            showscale=False, showlegend=False, legendgroup=name, hoverinfo="skip"))
+    return lines + (tips if cones else [])
 
 
 def frustum_corners(focal: Any, image_wh: tuple[int, int], depth: float,
