@@ -90,7 +90,9 @@ def test_adversarial_terms_follow_lsgan():
     assert losses.LOSSES["adversarial"](output, {}, FakeModel(0.0)).item() == pytest.approx(25.0)  # sum(1)/B * 25
     real_pose, real_betas = torch.eye(3).expand(6, 23, 3, 3), torch.zeros(6, 10)
     # fakes scored 0 and reals scored 0: only the real term counts, divided by the IMAGE batch (4)
-    assert discriminator_loss(FakeModel(0.0), output, real_pose, real_betas).item() == pytest.approx(6 * 25 / 4)
+    params = output["pred_smpl_params"]
+    value = discriminator_loss(ConstantDisc(0.0), params["body_pose"], params["betas"], real_pose, real_betas)
+    assert value.item() == pytest.approx(6 * 25 / 4)
 
 
 def test_compute_losses_weights_logs_and_registry():

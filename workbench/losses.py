@@ -130,18 +130,19 @@ def adversarial_generator_loss(output: dict, batch: dict, model: torch.nn.Module
     return ((scores - 1.0) ** 2).sum() / scores.shape[0]
 
 
-def discriminator_loss(model: torch.nn.Module, output: dict, real_body_pose: Tensor, real_betas: Tensor) -> Tensor:
+def discriminator_loss(disc: Callable[[Tensor, Tensor], Tensor], fake_body_pose: Tensor, fake_betas: Tensor,
+                       real_body_pose: Tensor, real_betas: Tensor) -> Tensor:
     """The discriminator's own step: [sum(D(fake)^2) + sum((D(real) - 1)^2)] / B, B the image batch.
 
-    Fakes are the (detached) predictions; reals come from the pose/shape prior. As published, both
-    sums are divided by the image batch size. Weighted by the adversarial weight in the trainer.
+    Fakes are the (detached) predictions (B, 23, 3, 3) / (B, 10); reals (M, 23, 3, 3) / (M, 10) come
+    from the pose/shape prior. As published, both sums are divided by the image batch size; the
+    trainer weights the result by the adversarial weight. One forward over fakes and reals together
+    (so a DistributedDataParallel discriminator sees one forward per backward).
     """
-    disc = _discriminator(model)
-    params = output["pred_smpl_params"]
-    batch_size = params["betas"].shape[0]
-    fake = disc(params["body_pose"].detach(), params["betas"].detach())
-    real = disc(real_body_pose, real_betas)
-    return ((fake - 0.0) ** 2).sum() / batch_size + ((real - 1.0) ** 2).sum() / batch_size
+    batch_size = fake_betas.shape[0]
+    scores = disc(torch.cat([fake_body_pose.detach(), real_body_pose]), torch.cat([fake_betas.detach(), real_betas]))
+    fake, real = scores[:batch_size], scores[batch_size:]
+    return (fake**2).sum() / batch_size + ((real - 1.0) ** 2).sum() / batch_size
 
 
 def _discriminator(model: torch.nn.Module) -> torch.nn.Module:
