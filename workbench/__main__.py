@@ -1,6 +1,7 @@
-"""Command line: ``python -m workbench demo`` (more commands join as capabilities land).
+"""Command line of the workbench.
 
-    python -m workbench demo [--image PATH] [--box X1 Y1 X2 Y2] [--out DIR] [--overwrite]
+    python -m workbench demo  [--image PATH] [--box X1 Y1 X2 Y2] [--out DIR] [--overwrite]
+    python -m workbench train --preset tiny --out DIR [--steps N] [--overwrite] [--set train.lr=1e-4 ...]
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ def main(argv: list[str] | None = None) -> int:
                       help="person box in pixels (default: the shipped box for the sample photo)")
     demo.add_argument("--out", default="outputs/demo", help="output folder")
     demo.add_argument("--overwrite", action="store_true", help="replace earlier results in --out")
+    tr = sub.add_parser("train", help="train HMR 2.0 on SynthHumans (resumes an existing run folder)")
+    tr.add_argument("--preset", default="tiny", help="config preset: tiny or paper")
+    tr.add_argument("--out", required=True, help="run folder (state.pt, log.csv, best.safetensors)")
+    tr.add_argument("--steps", type=int, default=None, help="train until this step (default: the preset's)")
+    tr.add_argument("--overwrite", action="store_true", help="start over in an existing run folder")
+    tr.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override config fields, e.g. train.lr=1e-4 model.head.depth=2 data.num_workers=2")
+    tr.add_argument("--device", default=None)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -28,6 +37,17 @@ def main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, FileExistsError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
+    elif args.command == "train":
+        from workbench.config import apply_overrides, preset
+        from workbench.train import train
+
+        try:
+            cfg = apply_overrides(preset(args.preset), args.set)
+            result = train(cfg, args.out, steps=args.steps, overwrite=args.overwrite, device=args.device)
+        except (FileExistsError, KeyError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"trained to step {result.step}; best validation: {result.best}")
     return 0
 
 

@@ -59,6 +59,7 @@ class HeadConfig:
     mlp_hidden: int = 1024  # mlp_ief hidden width
     mlp_dropout: float = 0.5  # mlp_ief dropout after each hidden layer (SPIN's nn.Dropout() default)
     num_betas: int = 10
+    readout_init_gain: float | None = None  # None: PyTorch default init (published); ours: 0.01 from scratch
 
 
 @dataclass
@@ -166,7 +167,7 @@ def _tiny() -> Config:
     """
     cfg = Config(name="tiny")
     cfg.model.backbone = BackboneConfig(embed_dim=192, depth=4, num_heads=3, drop_path_rate=0.1)
-    cfg.model.head = HeadConfig(dim=256, depth=2, heads=4, dim_head=32, mlp_dim=512)
+    cfg.model.head = HeadConfig(dim=256, depth=2, heads=4, dim_head=32, mlp_dim=512, readout_init_gain=0.01)
     cfg.train = TrainConfig(lr=3e-4, weight_decay=1e-4, batch_size=32, max_steps=20_000, val_every=500,
                             ckpt_every=500, log_every=25, mocap_batch_size=64)
     return cfg

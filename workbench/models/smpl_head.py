@@ -48,11 +48,16 @@ class SMPLTransformerDecoderHead(nn.Module):
             num_tokens=1, token_dim=1, dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, mlp_dim=cfg.mlp_dim,
             dim_head=cfg.dim_head, dropout=cfg.dropout, context_dim=context_dim,
         )
-        # PyTorch's default Linear init, as published (INIT_DECODER_XAVIER is off): the first
-        # prediction is the mean plus a small random offset.
         self.decpose = nn.Linear(cfg.dim, NPOSE)
         self.decshape = nn.Linear(cfg.dim, cfg.num_betas)
         self.deccam = nn.Linear(cfg.dim, 3)
+        # Published: PyTorch's default Linear init (INIT_DECODER_XAVIER off), whose first residual is
+        # as large as the mean pose itself (a contorted body, sometimes a camera behind the body).
+        # Fine when starting from ViTPose weights; from scratch, a small gain starts at the mean.
+        if cfg.readout_init_gain is not None:
+            for layer in (self.decpose, self.decshape, self.deccam):
+                nn.init.xavier_uniform_(layer.weight, gain=cfg.readout_init_gain)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, feats: Tensor) -> tuple[dict[str, Tensor], Tensor, dict[str, Tensor]]:
         """
