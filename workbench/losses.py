@@ -81,12 +81,17 @@ def parameter_mse(pred: Tensor, gt: Tensor, has: Tensor) -> Tensor:
     return (mask * (pred - gt) ** 2).sum()
 
 
-def _gt_rotmats(batch: dict, key: str, num: int) -> Tensor:
-    value = batch["smpl_params"][key]
+def rotation_mse(output: dict, batch: dict, key: str, num: int) -> Tensor:
+    """MSE between predicted and ground-truth rotation matrices of ``key`` (``num`` joints), masked.
+
+    Ground truth may be axis-angle (converted) or matrices, per ``smpl_params_is_axis_angle``.
+    """
+    pred = output["pred_smpl_params"][key]
+    gt = batch["smpl_params"][key]
     is_aa = batch.get("smpl_params_is_axis_angle", {}).get(key, True)
     if bool(torch.as_tensor(is_aa).reshape(-1)[0]):
-        return axis_angle_to_rotmat(value.reshape(value.shape[0], num, 3))
-    return value.reshape(value.shape[0], num, 3, 3)
+        gt = axis_angle_to_rotmat(gt.reshape(gt.shape[0], num, 3))
+    return parameter_mse(pred.reshape(pred.shape[0], -1), gt.reshape(gt.shape[0], -1), batch["has_smpl_params"][key])
 
 
 @register_loss("keypoints_2d")
@@ -101,18 +106,12 @@ def keypoints_3d_loss(output: dict, batch: dict, model: torch.nn.Module) -> Tens
 
 @register_loss("global_orient")
 def global_orient_loss(output: dict, batch: dict, model: torch.nn.Module) -> Tensor:
-    pred = output["pred_smpl_params"]["global_orient"]
-    gt = _gt_rotmats(batch, "global_orient", 1)
-    return parameter_mse(pred.reshape(pred.shape[0], -1), gt.reshape(gt.shape[0], -1),
-                         batch["has_smpl_params"]["global_orient"])
+    return rotation_mse(output, batch, "global_orient", 1)
 
 
 @register_loss("body_pose")
 def body_pose_loss(output: dict, batch: dict, model: torch.nn.Module) -> Tensor:
-    pred = output["pred_smpl_params"]["body_pose"]
-    gt = _gt_rotmats(batch, "body_pose", 23)
-    return parameter_mse(pred.reshape(pred.shape[0], -1), gt.reshape(gt.shape[0], -1),
-                         batch["has_smpl_params"]["body_pose"])
+    return rotation_mse(output, batch, "body_pose", 23)
 
 
 @register_loss("betas")

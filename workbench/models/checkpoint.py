@@ -299,3 +299,14 @@ def load_official_checkpoint(path: str | os.PathLike, body: BodyModel | None = N
     return _materialise(cfg, body, weights, str(path),
                         "Pass model_cfg matching the checkpoint (ViT width/depth/heads, decoder sizes), or "
                         "check that the file is an HMR 2.0 checkpoint.")
+
+
+def load_pretrained(name: str = "hmr2_tiny", body: BodyModel | None = None) -> tuple[HMR2, Config | ModelConfig, dict]:
+    """Our shipped, trained checkpoint (``assets/checkpoints/``): ``(model in eval mode, cfg, extra)``.
+
+    ``extra`` holds how it was trained and its synthetic-validation metrics.
+    """
+    from workbench.assets import checkpoint_path
+
+    model, cfg, extra = load_checkpoint(checkpoint_path(name), body=body)
+    return model.eval(), cfg, extra
