@@ -13,7 +13,7 @@ from workbench.config import DataConfig
 from workbench.data import augment as A
 from workbench.data.pose_prior import sample_poses
 from workbench.data.preview import contact_sheet
-from workbench.data.raster import rasterize
+from workbench.render.raster import rasterize
 from workbench.data.shards import ShardDataset, write_shards
 from workbench.data.skinning import SparseBody
 from workbench.data.synth import SynthHumans, finalize

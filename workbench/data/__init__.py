@@ -12,7 +12,7 @@ No mocap, licensed dataset or image of a real person is used.
 Modules: ``pose_prior`` (limits, activities, orientations, motions, the discriminator's prior),
 ``activities`` (the procedural activities), ``synth`` (the dataset), ``augment`` (HMR 2.0's
 augmentation), ``shards`` (pre-rendered copies), and the pieces they use: ``skinning``,
-``raster``, ``appearance``, ``backgrounds``.
+``appearance``, ``backgrounds`` (the fast z-buffer rasteriser lives in ``workbench.render.raster``).
 """
 
 from workbench.data.activities import (

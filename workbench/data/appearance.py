@@ -7,7 +7,7 @@ rendered ``face_id`` map turns into colours with one table lookup. Clothing patt
 checks, blotches) are functions of the rest-pose triangle centres, so they move with the body.
 
 Shading is Lambert with one directional light, a head light and ambient, using the interpolated
-vertex normals from :func:`workbench.data.raster.rasterize`. All of it is procedural and
+vertex normals from :func:`workbench.render.raster.rasterize`. All of it is procedural and
 synthetic: there are no scanned textures.
 """
 

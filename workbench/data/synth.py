@@ -15,7 +15,7 @@ Sample ``i`` is a deterministic function of ``(seed, split, i)``. How one is mad
 3. augmentation (HMR 2.0's, :mod:`workbench.data.augment`) is applied to the *camera* before
    rendering -- the box shift/scale moves the body, the rotation turns it about the optical axis,
    the flip mirrors the finished crop -- so there are no black borders beyond the photo's;
-4. the crop is rendered straight at 256x256 (:func:`workbench.data.raster.rasterize`), shaded per
+4. the crop is rendered straight at 256x256 (:func:`workbench.render.raster.rasterize`), shaded per
    part, composited over the background with soft edges, occluders drawn in front, blur and noise
    added, and box sizes under 256 px are down- and up-sampled like a real low-resolution person;
 5. labels come from projecting the final 3D keypoints, so ``project(keypoints_3d + cam_t)`` equals
@@ -43,7 +43,7 @@ from workbench.data.backgrounds import (
     sample_background,
 )
 from workbench.data.pose_prior import OrientationConfig, sample_poses
-from workbench.data.raster import rasterize
+from workbench.render.raster import rasterize
 from workbench.data.skinning import SparseBody
 from workbench.geometry.camera import FOCAL_LENGTH, IMAGE_SIZE
 from workbench.geometry.crop import IMAGENET_MEAN, IMAGENET_STD

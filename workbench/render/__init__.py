@@ -1,4 +1,5 @@
-"""CPU mesh renderer: warp ray casting, no OpenGL/EGL/OSMesa, no GPU.
+"""CPU mesh renderer: warp ray casting (and a z-buffer rasteriser, ``render.raster``, for fast
+synthetic crops), no OpenGL/EGL/OSMesa, no GPU.
 
 Camera frame everywhere: metres, x right, y down, z forward, camera at the origin; pinhole with
 focal (fx, fy) and principal point (cx, cy) in pixels (default: image centre).
