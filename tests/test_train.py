@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from workbench import losses
-from workbench.config import BackboneConfig, HeadConfig, preset
+from workbench.config import preset
 from workbench.losses import NonFiniteLossError
 from workbench.train import STATE, StepIndices, train
 
@@ -22,18 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def micro_config():
-    """The tiny preset shrunk further so a step takes milliseconds."""
-    cfg = preset("tiny")
-    cfg.model.backbone = BackboneConfig(embed_dim=32, depth=1, num_heads=2, drop_path_rate=0.1)
-    cfg.model.head = HeadConfig(dim=32, depth=1, heads=2, dim_head=16, mlp_dim=32)
-    cfg.train.batch_size = 2
-    cfg.train.mocap_batch_size = 4
-    cfg.train.log_every = 1
-    cfg.train.val_every = 3
-    cfg.train.ckpt_every = 3
-    cfg.data.num_train = 64
-    cfg.data.num_val = 4
-    return cfg
+    return preset("micro")
 
 
 def test_step_indices_are_a_function_of_the_step():

@@ -168,12 +168,25 @@ def _tiny() -> Config:
     cfg = Config(name="tiny")
     cfg.model.backbone = BackboneConfig(embed_dim=192, depth=4, num_heads=3, drop_path_rate=0.1)
     cfg.model.head = HeadConfig(dim=256, depth=2, heads=4, dim_head=32, mlp_dim=512, readout_init_gain=0.01)
-    cfg.train = TrainConfig(lr=3e-4, weight_decay=1e-4, batch_size=32, max_steps=20_000, val_every=500,
+    cfg.train = TrainConfig(lr=1e-3, weight_decay=1e-4, batch_size=32, max_steps=20_000, val_every=500,
                             ckpt_every=500, log_every=25, mocap_batch_size=64)
     return cfg
 
 
-PRESETS = {"paper": _paper, "tiny": _tiny}
+def _micro() -> Config:
+    """The tiny preset shrunk until a step takes milliseconds: for tests and fast-mode notebooks only."""
+    cfg = _tiny()
+    cfg.name = "micro"
+    cfg.model.backbone = BackboneConfig(embed_dim=32, depth=1, num_heads=2, drop_path_rate=0.1)
+    cfg.model.head = HeadConfig(dim=32, depth=1, heads=2, dim_head=16, mlp_dim=32, readout_init_gain=0.01)
+    cfg.train = TrainConfig(lr=3e-4, weight_decay=1e-4, batch_size=2, max_steps=6, val_every=3, ckpt_every=3,
+                            log_every=1, mocap_batch_size=4)
+    cfg.data.num_train = 64
+    cfg.data.num_val = 4
+    return cfg
+
+
+PRESETS = {"paper": _paper, "tiny": _tiny, "micro": _micro}
 
 
 def preset(name: str) -> Config:
