@@ -122,6 +122,6 @@ def run_demo(image_path: str | Path | None = None, box=None, out_dir: str | Path
     print(f"image {image_path.name} {image.shape[1]}x{image.shape[0]}, box {np.round(placed.box).tolist()}")
     print(f"crop camera (s, tx, ty) = ({s:.3f}, {tx:.3f}, {ty:.3f}) -> crop tz "
           f"{cam_to_translation(placed.pred_cam[None])[0, 2]:.2f} m; full-image focal {placed.focal:.0f} px, "
-          f"translation {np.round(placed.cam_t.numpy(), 3).tolist()} m")
+          f"translation ({', '.join(f'{v:.3f}' for v in placed.cam_t.tolist())}) m")
     print(f"wrote {png} and {html} in {time.perf_counter() - t0:.1f} s")
     return {"png": png, "html": html}
