@@ -20,11 +20,6 @@ from workbench.body.model import load_body_data
 
 
 @pytest.fixture(scope="module")
-def body() -> BodyModel:
-    return BodyModel.open_body()
-
-
-@pytest.fixture(scope="module")
 def npz() -> dict[str, np.ndarray]:
     with np.load(assets.asset_path(assets.OPEN_BODY)) as f:
         return {k: f[k] for k in f.files}

@@ -19,13 +19,6 @@ from workbench.models.inspect import (
 
 
 @pytest.fixture(scope="module")
-def body():
-    from workbench.body import BodyModel
-
-    return BodyModel.open_body()
-
-
-@pytest.fixture(scope="module")
 def tiny(body):
     torch.manual_seed(0)
     return build_model(preset("tiny"), body=body)

@@ -132,7 +132,7 @@ def load_checkpoint(path: str | os.PathLike, body: BodyModel | None = None) -> t
     Returns:
         ``(model, cfg, extra)``; ``cfg`` is a :class:`Config` or :class:`ModelConfig`, whichever was saved.
     """
-    import safetensors.torch
+    from safetensors.torch import load as load_safetensors_bytes
 
     path, side = Path(path), sidecar_path(path)
     for p in (path, side):
@@ -151,7 +151,7 @@ def load_checkpoint(path: str | os.PathLike, body: BodyModel | None = None) -> t
     if body is not None and body.layer.v_template.shape[0] != meta["body"]["num_vertices"]:
         warnings.warn(f"{path} was trained with body {meta['body']['name']!r} ({meta['body']['num_vertices']} "
                       f"vertices); the given body {body.name!r} has {body.layer.v_template.shape[0]}.", stacklevel=2)
-    model = _materialise(cfg.model, body, safetensors.torch.load(data), str(path),
+    model = _materialise(cfg.model, body, load_safetensors_bytes(data), str(path),
                          "The config in the sidecar does not build these weights; was the file edited?")
     return model, (cfg if meta["config_kind"] == "Config" else cfg.model), meta["extra"]
 
@@ -194,8 +194,8 @@ def torch_load_weights_only(path: str | os.PathLike):
             raise ValueError(
                 f"{path} holds pickled objects ({', '.join(names[:8])}) that weights-only loading cannot read "
                 f"even as inert data ({err}). Extract the weights once, in an environment you trust: "
-                "torch.save(torch.load(ckpt, weights_only=False)['state_dict'], 'hmr2_state_dict.pt'), "
-                "and pass that file."
+                "load it there with weights_only=False, keep its ['state_dict'] and torch.save that dict, "
+                "then pass the saved file."
             ) from first
 
 
