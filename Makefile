@@ -21,6 +21,7 @@ demo: $(STAMP)
 
 # Fast mode: notebooks and heavy tests run small configurations (WORKBENCH_FAST=1).
 test: $(STAMP)
+	$(PY) -m ruff check workbench tests benchmarks
 	WORKBENCH_FAST=1 $(PY) -m pytest tests notebooks --nbmake --nbmake-timeout=900 -q
 
 test-full: $(STAMP)
