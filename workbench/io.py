@@ -96,3 +96,42 @@ def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write an RGB ``(H, W, 3) uint8`` image atomically; the format follows the suffix (.png, .jpg)."""
     path = Path(path)
     atomic_write_bytes(path, encode_image(image, path.suffix or ".png"))
+
+
+def read_video(path: str | os.PathLike, start: int = 0, stop: int | None = None,
+               step: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames ``start, start+step, ... < stop`` of a video as ``(index, (H, W, 3) uint8 RGB)``.
+
+    Errors come at call time, not on first iteration: ``FileNotFoundError`` for a missing file,
+    ``ValueError`` for a file OpenCV cannot open or that has no decodable frame, or bad arguments.
+    Every frame up to the end (or ``stop``) is read; frames are never skipped unless ``step > 1``.
+    """
+    import cv2
+
+    path = Path(path)
+    if start < 0 or step < 1 or (stop is not None and stop < start):
+        raise ValueError(f"need 0 <= start <= stop and step >= 1; got start={start}, stop={stop}, step={step}.")
+    if not path.is_file():
+        raise FileNotFoundError(f"video {path} does not exist; check the path (relative to {Path.cwd()}).")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"{path} could not be opened as a video (unknown format or corrupt file).")
+    ok, first = cap.read()
+    if not ok:
+        cap.release()
+        raise ValueError(f"{path} has zero decodable frames (empty or corrupt video).")
+
+    def frames() -> Iterator[tuple[int, np.ndarray]]:
+        # Read sequentially rather than seek: seeking in inter-coded video is not frame-exact.
+        index, frame = 0, first
+        try:
+            while frame is not None and (stop is None or index < stop):
+                if index >= start and (index - start) % step == 0:
+                    yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                ok, frame = cap.read()
+                frame = frame if ok else None
+                index += 1
+        finally:
+            cap.release()
+
+    return frames()
