@@ -6,6 +6,7 @@ Each module is one concept with pure functions and a slow reference next to the 
 * ``location``    - ridge-regression location predictor with Student-t prediction intervals
 * ``assignment``  - Hungarian assignment with the published gate (100)
 * ``lifecycle``   - tentative / confirmed / deleted tracks and ``TrackerCore`` (one frame at a time)
+* ``records``     - per-detection records from HMR 2.0 outputs: 229-d pose, 99-d loca, canvas camera, pkl dict
 """
 
 from workbench.tracking.assignment import Assignment, hungarian_assign
@@ -18,10 +19,21 @@ from workbench.tracking.cost import (
 )
 from workbench.tracking.lifecycle import FrameResult, Track, TrackerConfig, TrackerCore, TrackState
 from workbench.tracking.location import LocationPrediction, predict_location, predict_location_reference
+from workbench.tracking.records import (
+    DetectionRecord,
+    camera_on_canvas,
+    joints_2d_on_canvas,
+    location_vector,
+    padded_canvas,
+    pose_vector,
+    record_to_phalp_dict,
+    records_from_hmr2,
+)
 
 __all__ = [
     "Assignment",
     "BETAS",
+    "DetectionRecord",
     "FrameResult",
     "LocationPrediction",
     "Track",
@@ -30,9 +42,16 @@ __all__ = [
     "TrackerCore",
     "appearance_distance_embedding",
     "appearance_distance_texels",
+    "camera_on_canvas",
     "hungarian_assign",
+    "joints_2d_on_canvas",
+    "location_vector",
+    "padded_canvas",
     "phalp_cost",
     "phalp_cost_reference",
+    "pose_vector",
     "predict_location",
     "predict_location_reference",
+    "record_to_phalp_dict",
+    "records_from_hmr2",
 ]
