@@ -7,6 +7,7 @@ Each module is one concept with pure functions and a slow reference next to the 
 * ``assignment``  - Hungarian assignment with the published gate (100)
 * ``lifecycle``   - tentative / confirmed / deleted tracks and ``TrackerCore`` (one frame at a time)
 * ``records``     - per-detection records from HMR 2.0 outputs: 229-d pose, 99-d loca, canvas camera, pkl dict
+* ``iou_baseline`` - the 2D baseline: box IoU cost (gated at ``min_iou``) + constant-velocity box predictor
 """
 
 from workbench.tracking.assignment import Assignment, hungarian_assign
@@ -16,6 +17,14 @@ from workbench.tracking.cost import (
     appearance_distance_texels,
     phalp_cost,
     phalp_cost_reference,
+)
+from workbench.tracking.iou_baseline import (
+    BoxRecord,
+    IoUTracker,
+    box_iou,
+    box_iou_reference,
+    iou_cost,
+    predict_box,
 )
 from workbench.tracking.lifecycle import FrameResult, Track, TrackerConfig, TrackerCore, TrackState
 from workbench.tracking.location import LocationPrediction, predict_location, predict_location_reference
@@ -33,8 +42,10 @@ from workbench.tracking.records import (
 __all__ = [
     "Assignment",
     "BETAS",
+    "BoxRecord",
     "DetectionRecord",
     "FrameResult",
+    "IoUTracker",
     "LocationPrediction",
     "Track",
     "TrackState",
@@ -42,14 +53,18 @@ __all__ = [
     "TrackerCore",
     "appearance_distance_embedding",
     "appearance_distance_texels",
+    "box_iou",
+    "box_iou_reference",
     "camera_on_canvas",
     "hungarian_assign",
+    "iou_cost",
     "joints_2d_on_canvas",
     "location_vector",
     "padded_canvas",
     "phalp_cost",
     "phalp_cost_reference",
     "pose_vector",
+    "predict_box",
     "predict_location",
     "predict_location_reference",
     "record_to_phalp_dict",
