@@ -12,12 +12,7 @@ from typing import Any
 
 import numpy as np
 
-
-def to_numpy(x: Any) -> np.ndarray:
-    """numpy view/copy of an array-like; torch tensors are detached and moved to the CPU."""
-    if hasattr(x, "detach"):  # torch.Tensor, without importing torch
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
+from workbench.arrays import to_numpy  # noqa: F401  (re-exported: render.inputs.to_numpy)
 
 
 def _is_array(x: Any) -> bool:

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from workbench.arrays import to_numpy
+
 from workbench.geometry.crop import BBOX_SHAPE, expand_to_aspect_ratio
 
 __all__ = [
@@ -55,9 +57,7 @@ _EPS = 1e-9  # as get_3d_parameters' depth denominator
 
 def _np(x) -> np.ndarray:
     """torch tensor / array-like -> float64 numpy (detached, on CPU)."""
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().float().numpy()
-    return np.asarray(x, dtype=np.float64)
+    return to_numpy(x, np.float64)
 
 
 def pose_vector(global_orient, body_pose, betas, camera) -> np.ndarray:

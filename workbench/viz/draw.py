@@ -19,6 +19,8 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from workbench.arrays import to_numpy as _numpy
+
 from workbench.render import render, rotation_about_axis
 
 KEYPOINT_COLOR = (220, 30, 30)
@@ -33,10 +35,6 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 # ----------------------------------------------------------------------------- inputs
-def _numpy(x: Any) -> np.ndarray:
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
-
-
 def as_image(image: Any) -> np.ndarray:
     """A new ``(H, W, 3) uint8`` array from an image.
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+from workbench.arrays import to_numpy
 import torch
 
 from workbench.body.keypoints import NUM_HMR_JOINTS, NUM_SMPL_JOINTS, SMPL_JOINT_NAMES
@@ -48,7 +50,7 @@ def torch_threads(n: int):
 
 
 def _to_numpy(x: Any, dtype=np.float32) -> np.ndarray:
-    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=dtype)
+    return to_numpy(x, dtype)
 
 
 def _as_axis_angle(x: Any, num_joints: int, name: str) -> np.ndarray:

@@ -8,6 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench.arrays import to_numpy as as_array
+
 from workbench.body.keypoints import HMR_JOINT_NAMES, HMR_SKELETON, SMPL_JOINT_NAMES, SMPL_PARENTS
 
 PALETTE = ("#a9c4e8", "#eab39a", "#b5dcb0", "#d6b8ea", "#f0d68a", "#9ed8d4")
@@ -23,11 +25,6 @@ AXIS_COLORS = ("#d62728", "#2ca02c", "#1f77b4")  # x, y, z: red, green, blue
 
 FOVY = np.pi / 4  # vertical field of view of plotly.js' perspective camera (gl-plot3d's default)
 VIEWS = ("camera", "side", "top")
-
-
-def as_array(x: Any) -> np.ndarray:
-    """numpy array from numpy, a list or torch (detached, moved to the CPU); dtype kept."""
-    return np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x)
 
 
 def as_points(x: Any, name: str = "points", count: int | None = None) -> np.ndarray:
