@@ -19,6 +19,7 @@ import torch
 from workbench import assets
 from workbench.body import BodyModel, BodyOutput
 from workbench.geometry import (
+    box_to_center_scale,
     cam_crop_to_full,
     cam_to_translation,
     default_focal_length,
@@ -64,14 +65,12 @@ def place_body(body: BodyModel, box_xyxy, image_hw: tuple[int, int], betas: torc
     box = np.asarray(box_xyxy, dtype=np.float64)
     if box.shape != (4,) or not np.all(np.isfinite(box)):
         raise ValueError(f"box must be 4 finite numbers x1, y1, x2, y2 in pixels, got {box_xyxy!r}.")
-    wh = box[2:] - box[:2]
-    if np.any(wh <= 0):
-        raise ValueError(f"box {box.tolist()} has zero size; give x1 < x2 and y1 < y2 in pixels.")
+    center_np, wh = box_to_center_scale(box[None])  # also rejects zero-size boxes
     with torch.inference_mode():
         out = body(pose=mean_pose(body), betas=betas)
-    center = torch.as_tensor((box[None, :2] + box[None, 2:]) / 2, dtype=torch.float32)
-    size = torch.tensor([float(square_box_size(wh))], dtype=torch.float32)
-    pred_cam = fit_crop_cam_to_box(out.vertices, torch.as_tensor(wh[None], dtype=torch.float32), size, match="height")
+    center = torch.as_tensor(center_np, dtype=torch.float32)
+    size = torch.as_tensor(square_box_size(wh), dtype=torch.float32).reshape(1)
+    pred_cam = fit_crop_cam_to_box(out.vertices, torch.as_tensor(wh, dtype=torch.float32), size, match="height")
     height, width = image_hw
     cam_t = cam_crop_to_full(pred_cam, center, size, torch.tensor([[float(width), float(height)]]))
     return PlacedBody(out, cam_t[0], float(default_focal_length(width, height)), pred_cam[0], box)

@@ -33,7 +33,7 @@ import numpy as np
 
 from workbench.arrays import to_numpy
 
-from workbench.geometry.crop import BBOX_SHAPE, expand_to_aspect_ratio
+from workbench.geometry.crop import BBOX_SHAPE, box_to_center_scale, expand_to_aspect_ratio
 
 __all__ = [
     "CANVAS_RES",
@@ -99,10 +99,8 @@ def padded_canvas(image_hw) -> tuple[int, np.ndarray]:
 
 def padded_box(boxes_xyxy, aspect=BBOX_SHAPE) -> tuple[np.ndarray, np.ndarray]:
     """(B, 4) boxes (x1, y1, x2, y2) -> centre (B, 2) and aspect-padded size (B, 2) = (w, h), frame pixels."""
-    boxes = _np(boxes_xyxy).reshape(-1, 4)
-    center = (boxes[:, :2] + boxes[:, 2:]) / 2.0
-    size = expand_to_aspect_ratio(boxes[:, 2:] - boxes[:, :2], aspect)
-    return center, size
+    center, size = box_to_center_scale(_np(boxes_xyxy).reshape(-1, 4))  # also rejects zero-size boxes
+    return center, expand_to_aspect_ratio(size, aspect)
 
 
 def camera_on_canvas(pred_cam, boxes_xyxy, image_hw, focal: float = FOCAL, res: int = CANVAS_RES) -> np.ndarray:
