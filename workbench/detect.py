@@ -70,11 +70,14 @@ class Detections:
     boxes:     (N, 4) float32, pixels, (x1, y1, x2, y2) with x1 <= x2, y1 <= y2.
     scores:    (N,) float32, detector-specific (higher is more confident).
     keypoints: optional (N, K, 3) float32, (x px, y px, confidence) per keypoint.
+    gt_ids:    optional (N,) int64, the ground-truth person each box came from (-1: false positive);
+               only simulated detections (synthetic benchmarks) have them.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     keypoints: np.ndarray | None = None
+    gt_ids: np.ndarray | None = None
 
     def __post_init__(self):
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
@@ -87,6 +90,10 @@ class Detections:
             self.keypoints = np.asarray(self.keypoints, dtype=np.float32)
             if self.keypoints.ndim != 3 or self.keypoints.shape[0] != len(self.boxes) or self.keypoints.shape[2] != 3:
                 raise ValueError(f"keypoints must be (N={len(self.boxes)}, K, 3); got {self.keypoints.shape}.")
+        if self.gt_ids is not None:
+            self.gt_ids = np.asarray(self.gt_ids, dtype=np.int64).reshape(-1)
+            if len(self.gt_ids) != len(self.boxes):
+                raise ValueError(f"{len(self.boxes)} boxes but {len(self.gt_ids)} gt_ids; give one id per box.")
 
     @classmethod
     def empty(cls) -> "Detections":
@@ -98,7 +105,8 @@ class Detections:
     def select(self, keep: np.ndarray) -> "Detections":
         """The detections at ``keep`` (boolean mask or index array), in that order."""
         kp = None if self.keypoints is None else self.keypoints[keep]
-        return Detections(self.boxes[keep], self.scores[keep], kp)
+        ids = None if self.gt_ids is None else self.gt_ids[keep]
+        return Detections(self.boxes[keep], self.scores[keep], kp, ids)
 
     @property
     def widths(self) -> np.ndarray:

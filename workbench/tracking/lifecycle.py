@@ -53,7 +53,8 @@ class TrackerConfig:
 class Track:
     """One person's track. ``history``/``history_times``: the last ``history`` detection records and
     their frame indices (initialised with copies of the first). ``frames``: every frame with a match.
-    ``record``: the latest detection; ``prediction``: what ``predict_fn`` returned after the last update."""
+    ``record``: the latest detection; ``prediction``: what ``predict_fn`` returned after the last update;
+    ``appearance``: the track's running appearance (what a subclass blends in on every update)."""
 
     track_id: int
     history: deque
@@ -65,6 +66,7 @@ class Track:
     frames: list[int] = field(default_factory=list)
     record: Any = None
     prediction: Any = None
+    appearance: Any = None
 
     @property
     def is_tentative(self) -> bool:
@@ -160,11 +162,16 @@ class TrackerCore:
                 res.backfill[tr.track_id] = []
         self.tracks = [t for t in self.tracks if not t.is_deleted]
         # 5. Predictions for the next frame (matched and unmatched alike)
-        if self.predict_fn is not None:
-            for t in self.tracks:
-                t.prediction = self.predict_fn(t)
+        self.predict_tracks(self.tracks)
         res.emit = {tid: di for tid, di in {**res.matches, **res.new_tracks}.items() if self.track(tid).is_confirmed}
         return res
+
+    def predict_tracks(self, tracks: list[Track]) -> None:
+        """Set ``track.prediction`` for the next frame; one ``predict_fn`` call per track. Subclasses
+        override this to predict all tracks in one batch."""
+        if self.predict_fn is not None:
+            for t in tracks:
+                t.prediction = self.predict_fn(t)
 
     # -- lifecycle rules -----------------------------------------------------------------------
     def _initiate(self, frame: int, det: Any) -> Track:

@@ -46,7 +46,9 @@ __all__ = [
     "padded_canvas",
     "pose_vector",
     "record_to_phalp_dict",
+    "crop_camera_from_canvas",
     "records_from_hmr2",
+    "records_from_smpl",
 ]
 
 FOCAL = 5000.0  # PHALP EXTRA.FOCAL_LENGTH, pixels on the canvas of side CANVAS_RES
@@ -207,27 +209,66 @@ def records_from_hmr2(output: dict, boxes, scores, image_hw, frame: int, appeara
         frame: frame index.
         appearance: optional sequence of B per-detection appearance items.
     """
-    sp = output["pred_smpl_params"]
-    go, bp, be = _np(sp["global_orient"]), _np(sp["body_pose"]), _np(sp["betas"])
-    pred_cam, kp3d = _np(output["pred_cam"]), _np(output["pred_keypoints_3d"])
+    pred_cam = _np(output["pred_cam"]).reshape(-1, 3)
+    camera = camera_on_canvas(pred_cam, _np(boxes).reshape(-1, 4), image_hw)
+    return records_from_smpl(output["pred_smpl_params"], camera, output["pred_keypoints_3d"], boxes, scores,
+                             image_hw, frame, camera_bbox=pred_cam, appearance=appearance)
+
+
+def crop_camera_from_canvas(camera, boxes_xyxy, image_hw, focal: float = FOCAL, res: int = CANVAS_RES) -> np.ndarray:
+    """Inverse of :func:`camera_on_canvas`: the crop camera (s, tx, ty) that puts a body at ``camera``.
+
+    camera: (B, 3) canvas translation, metres; boxes_xyxy: (B, 4) frame pixels -> (B, 3).
+    """
+    cam = _np(camera).reshape(-1, 3)
+    S, offset = padded_canvas(image_hw)
+    center, size = padded_box(boxes_xyxy)
+    ratio = res / S
+    scale = size.max(axis=1) * ratio
+    center_c = (center + offset) * ratio
+    tz = cam[:, 2]
+    s = 2.0 * focal / (tz * scale)
+    txy = cam[:, :2] - (center_c - res / 2.0) * tz[:, None] / focal
+    return np.concatenate([s[:, None], txy], axis=1)
+
+
+def records_from_smpl(smpl: dict, camera, keypoints_3d, boxes, scores, image_hw, frame: int, camera_bbox=None,
+                      appearance=None) -> list[DetectionRecord]:
+    """Tracker records from SMPL parameters already placed in the canvas camera (any pose engine).
+
+    Args:
+        smpl: {global_orient (B, 1, 3, 3), body_pose (B, 23, 3, 3), betas (B, 10)} rotation matrices.
+        camera: (B, 3) canvas translation (metres), as :func:`camera_on_canvas` returns.
+        keypoints_3d: (B, 44, 3) body-frame keypoints, metres.
+        boxes: (B, 4) detector boxes (x1, y1, x2, y2), frame pixels. scores: (B,) confidences.
+        image_hw: (H, W) frame size. frame: frame index.
+        camera_bbox: (B, 3) crop camera (s, tx, ty); None: derived with :func:`crop_camera_from_canvas`.
+        appearance: optional sequence of B per-detection appearance items.
+    """
+    go, bp, be = _np(smpl["global_orient"]), _np(smpl["body_pose"]), _np(smpl["betas"])
+    camera, kp3d = _np(camera).reshape(-1, 3), _np(keypoints_3d)
     boxes = _np(boxes).reshape(-1, 4)
     scores = _np(scores).reshape(-1)
     B = len(boxes)
-    if not (pred_cam.shape[0] == kp3d.shape[0] == len(scores) == B):
-        raise ValueError(f"outputs for {pred_cam.shape[0]} people, {B} boxes and {len(scores)} scores: must match")
-    camera = camera_on_canvas(pred_cam, boxes, image_hw)
+    if not (camera.shape[0] == kp3d.shape[0] == len(scores) == B):
+        raise ValueError(f"outputs for {camera.shape[0]} people, {B} boxes and {len(scores)} scores: must match")
+    if appearance is not None and len(appearance) != B:
+        raise ValueError(f"{len(appearance)} appearance items for {B} boxes: must match")
+    if camera_bbox is None:
+        camera_bbox = crop_camera_from_canvas(camera, boxes, image_hw) if B else np.zeros((0, 3))
+    camera_bbox = _np(camera_bbox).reshape(-1, 3)
     j2d = joints_2d_on_canvas(kp3d, camera)
-    pose = pose_vector(go, bp, be, camera)
+    pose = pose_vector(go.reshape(B, 1, 3, 3), bp.reshape(B, 23, 3, 3), be.reshape(B, -1), camera)
     loca = location_vector(j2d, camera)
     j3d = np.concatenate([kp3d, np.zeros((B, 1, 3))], axis=1)
-    center, scale = padded_box(boxes)
+    center, scale = padded_box(boxes) if B else (np.zeros((0, 2)), np.zeros((0, 2)))
     size = (int(image_hw[0]), int(image_hw[1]))
     return [
         DetectionRecord(
             frame=int(frame), bbox=boxes[i].copy(), score=float(scores[i]), pose=pose[i], loca=loca[i],
-            joints_3d=j3d[i], joints_2d=j2d[i].reshape(90), smpl={"global_orient": go[i], "body_pose": bp[i],
-                                                                  "betas": be[i]},
-            camera=camera[i], camera_bbox=pred_cam[i], center=center[i], scale=scale[i], size=size,
+            joints_3d=j3d[i], joints_2d=j2d[i].reshape(90),
+            smpl={"global_orient": go[i].reshape(1, 3, 3), "body_pose": bp[i].reshape(23, 3, 3), "betas": be[i]},
+            camera=camera[i], camera_bbox=camera_bbox[i], center=center[i], scale=scale[i], size=size,
             appearance=None if appearance is None else appearance[i],
         )
         for i in range(B)
