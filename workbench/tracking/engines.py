@@ -187,7 +187,7 @@ class GroundTruthEngine:
         from workbench.body import BodyModel
 
         self.lookup, self.true_focal = lookup, float(focal)
-        self.body = body if body is not None else BodyModel()
+        self.body = body if body is not None else BodyModel.open_body()
 
     @property
     def faces(self) -> np.ndarray:

@@ -203,15 +203,17 @@ def fill_gaps(people: dict[int, list[TrackedPerson]], pose_predictor=None) -> in
     from workbench.tracking.records import location_vector, joints_2d_on_canvas
 
     frames_of: dict[int, list[TrackedPerson]] = defaultdict(list)
+    present: dict[int, set[int]] = defaultdict(set)
     for ps in people.values():
         for p in ps:
+            present[p.track_id].add(p.frame)
             if p.observed:
                 frames_of[p.track_id].append(p)
     filled = 0
     for tid, seen in frames_of.items():
         seen.sort(key=lambda p: p.frame)
         times = np.array([p.frame for p in seen])
-        missing = np.setdiff1d(np.arange(times[0], times[-1] + 1), times)
+        missing = np.setdiff1d(np.arange(times[0], times[-1] + 1), sorted(present[tid]))
         if len(missing) == 0:
             continue
         poses = np.stack([p.record.pose for p in seen])
