@@ -1,6 +1,9 @@
-"""PHALP'-style 3D tracking core: cost, location prediction, assignment and track lifecycle.
+"""4DHumans tracking: PHALP' in 3D, its pieces, the video pipeline and its outputs.
 
-Each module is one concept with pure functions and a slow reference next to the fast path:
+    >>> from workbench.tracking import track_video      # doctest: +SKIP
+    >>> result = track_video("video.mp4")                # HOG -> HMR 2.0 -> PHALP'   # doctest: +SKIP
+
+Each module is one concept, with pure functions and (where it helps) a slow reference next to the fast path:
 
 * ``cost``        - the PHALP cost (EQ_019 / EQ_010) for all track-detection pairs, vectorised
 * ``location``    - ridge-regression location predictor with Student-t prediction intervals
@@ -8,8 +11,24 @@ Each module is one concept with pure functions and a slow reference next to the 
 * ``lifecycle``   - tentative / confirmed / deleted tracks and ``TrackerCore`` (one frame at a time)
 * ``records``     - per-detection records from HMR 2.0 outputs: 229-d pose, 99-d loca, canvas camera, pkl dict
 * ``iou_baseline`` - the 2D baseline: box IoU cost (gated at ``min_iou``) + constant-velocity box predictor
+* ``appearance``  - texture sampling onto a per-part texel atlas, visibility by depth, running blend
+* ``pose_predictor`` - masked transformer over a track's poses: prediction and amodal completion
+* ``engines``     - pose-engine registry: HMR 2.0 (ours / official), ground truth, yours
+* ``phalp``       - ``PHALPTracker``: the above composed on ``TrackerCore``
+* ``pipeline``    - frames -> detections -> 3D people -> tracks (``track_video``), gap filling
+* ``outputs``     - PHALP pkl, tidy table, overlay video, 4D plotly HTML (``write_outputs``)
+* ``synth_video`` - deterministic multi-person videos with ground truth for the benchmark
 """
 
+from workbench.tracking.appearance import (
+    TexelAtlas,
+    TexelMap,
+    appearance_cost,
+    blend,
+    sample_texel_maps,
+    texel_atlas,
+    texel_image,
+)
 from workbench.tracking.assignment import Assignment, hungarian_assign
 from workbench.tracking.cost import (
     BETAS,
@@ -17,6 +36,15 @@ from workbench.tracking.cost import (
     appearance_distance_texels,
     phalp_cost,
     phalp_cost_reference,
+)
+from workbench.tracking.engines import (
+    GroundTruthEngine,
+    HMR2Engine,
+    People,
+    create_engine,
+    frame_camera,
+    list_engines,
+    register_engine,
 )
 from workbench.tracking.iou_baseline import (
     BoxRecord,
@@ -28,6 +56,8 @@ from workbench.tracking.iou_baseline import (
 )
 from workbench.tracking.lifecycle import FrameResult, Track, TrackerConfig, TrackerCore, TrackState
 from workbench.tracking.location import LocationPrediction, predict_location, predict_location_reference
+from workbench.tracking.phalp import PHALPConfig, PHALPTracker, TrackPrediction
+from workbench.tracking.pipeline import TrackConfig, TrackedPerson, TrackingResult, fill_gaps, run_tracking, track_video
 from workbench.tracking.records import (
     DetectionRecord,
     camera_on_canvas,
@@ -37,28 +67,61 @@ from workbench.tracking.records import (
     pose_vector,
     record_to_phalp_dict,
     records_from_hmr2,
+    records_from_smpl,
+)
+from workbench.tracking.synth_video import (
+    DetectionNoise,
+    SynthVideo,
+    SynthVideoConfig,
+    benchmark_videos,
+    detections_by_frame,
+    render_video,
+    simulate_detections,
+    write_video,
 )
 
 __all__ = [
     "Assignment",
     "BETAS",
     "BoxRecord",
+    "DetectionNoise",
     "DetectionRecord",
     "FrameResult",
+    "GroundTruthEngine",
+    "HMR2Engine",
     "IoUTracker",
     "LocationPrediction",
+    "PHALPConfig",
+    "PHALPTracker",
+    "People",
+    "SynthVideo",
+    "SynthVideoConfig",
+    "TexelAtlas",
+    "TexelMap",
     "Track",
+    "TrackConfig",
+    "TrackPrediction",
     "TrackState",
+    "TrackedPerson",
     "TrackerConfig",
     "TrackerCore",
+    "TrackingResult",
+    "appearance_cost",
     "appearance_distance_embedding",
     "appearance_distance_texels",
+    "benchmark_videos",
+    "blend",
     "box_iou",
     "box_iou_reference",
     "camera_on_canvas",
+    "create_engine",
+    "detections_by_frame",
+    "fill_gaps",
+    "frame_camera",
     "hungarian_assign",
     "iou_cost",
     "joints_2d_on_canvas",
+    "list_engines",
     "location_vector",
     "padded_canvas",
     "phalp_cost",
@@ -69,4 +132,14 @@ __all__ = [
     "predict_location_reference",
     "record_to_phalp_dict",
     "records_from_hmr2",
+    "records_from_smpl",
+    "register_engine",
+    "render_video",
+    "run_tracking",
+    "sample_texel_maps",
+    "simulate_detections",
+    "texel_atlas",
+    "texel_image",
+    "track_video",
+    "write_video",
 ]

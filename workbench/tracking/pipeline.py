@@ -200,7 +200,7 @@ def fill_gaps(people: dict[int, list[TrackedPerson]], pose_predictor=None) -> in
     """
     from dataclasses import replace
 
-    from workbench.tracking.records import location_vector, joints_2d_on_canvas
+    from workbench.tracking.records import joints_2d_on_canvas, location_vector
 
     frames_of: dict[int, list[TrackedPerson]] = defaultdict(list)
     present: dict[int, set[int]] = defaultdict(set)

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 
 from workbench.arrays import to_numpy
-
 from workbench.geometry.crop import BBOX_SHAPE, box_to_center_scale, expand_to_aspect_ratio
 
 __all__ = [
