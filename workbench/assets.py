@@ -63,7 +63,7 @@ def mean_params_path(body_name: str) -> Path:
 
 
 CHECKPOINTS_DIR = ASSETS_DIR / "checkpoints"
-SHIPPED_CHECKPOINTS = {"hmr2_tiny": "hmr2_tiny.safetensors"}
+SHIPPED_CHECKPOINTS = {"hmr2_tiny": "hmr2_tiny.safetensors", "pose_predictor": "pose_predictor.safetensors"}
 
 
 def checkpoint_path(name: str = "hmr2_tiny") -> Path:

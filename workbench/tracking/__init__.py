@@ -69,6 +69,7 @@ from workbench.tracking.records import (
     records_from_hmr2,
     records_from_smpl,
 )
+from workbench.tracking.pose_predictor import PosePredictor, PosePredictorConfig, PoseTransformer, last_pose_predict
 from workbench.tracking.synth_video import (
     DetectionNoise,
     SynthVideo,
@@ -94,6 +95,9 @@ __all__ = [
     "PHALPConfig",
     "PHALPTracker",
     "People",
+    "PosePredictor",
+    "PosePredictorConfig",
+    "PoseTransformer",
     "SynthVideo",
     "SynthVideoConfig",
     "TexelAtlas",
@@ -121,6 +125,7 @@ __all__ = [
     "hungarian_assign",
     "iou_cost",
     "joints_2d_on_canvas",
+    "last_pose_predict",
     "list_engines",
     "location_vector",
     "padded_canvas",
