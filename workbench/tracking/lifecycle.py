@@ -93,7 +93,8 @@ class FrameResult:
     new_tracks: {track_id: detection index} tracks born this frame;
     confirmed: ids that became confirmed this frame; backfill: {track_id: [earlier frames]} to emit
     now for those (their previous n_init - 1 matched frames); deleted: ids removed this frame;
-    emit: {track_id: detection index} confirmed tracks matched in this frame (what PHALP records).
+    emit: {track_id: detection index} confirmed tracks matched in this frame (what PHALP records);
+    cost: the (T, D) matrix that was assigned, its rows the tracks ``cost_track_ids``.
     """
 
     frame: int
@@ -104,6 +105,7 @@ class FrameResult:
     deleted: list[int] = field(default_factory=list)
     emit: dict[int, int] = field(default_factory=dict)
     cost: np.ndarray | None = None
+    cost_track_ids: list[int] = field(default_factory=list)
 
 
 CostFn = Callable[[Sequence[Track], Sequence[Any]], np.ndarray]
@@ -145,7 +147,7 @@ class TrackerCore:
         )
         if cost.shape != (len(live), len(detections)):
             raise ValueError(f"cost_fn returned {cost.shape}, expected {(len(live), len(detections))}")
-        res.cost = cost
+        res.cost, res.cost_track_ids = cost, [t.track_id for t in live]
         # 3. Hungarian with the published gate
         a = hungarian_assign(cost, self.config.hungarian_th)
         # 4. Update matched, mark missed, create new
