@@ -218,3 +218,30 @@ def test_cli_reports_unusable_video(tmp_path, capsys):
     assert main(["track", str(tmp_path / "bad.avi"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "bad.avi" in err
+
+
+def test_nobody_detected_in_any_frame_gives_empty_but_complete_outputs(body, tmp_path):
+    n = 5
+    frames = [(f, f"{f:06d}.jpg", np.zeros((H, W, 3), np.uint8)) for f in range(n)]
+    eng = GroundTruthEngine(lambda f, i: None, focal=TRUE_FOCAL, body=body)
+    result = run_tracking(iter(frames), lambda frame, f: Detections.empty(), eng, PHALPTracker(), progress=False)
+    assert len(result.frames) == n and result.track_ids == [] and result.table().empty
+    paths = write_outputs(result, iter(frames), tmp_path, body)
+    with open(paths["pkl"], "rb") as fh:
+        pkl = pickle.load(fh)
+    assert len(pkl) == n and all(entry["tid"] == [] for entry in pkl.values())
+
+
+def test_track_command_on_the_bundled_clip(tmp_path, capsys):
+    from workbench.__main__ import main
+
+    from workbench.assets import asset_path
+
+    clip = str(asset_path("demo/vtest_excerpt.mp4"))
+    out = tmp_path / "run"
+    assert main(["track", clip, "--out", str(out), "--stop", "6"]) == 0
+    names = {p.name for p in out.rglob("*") if p.is_file()}
+    assert {"demo_vtest_excerpt.pkl", "tracks.csv", "PHALP_vtest_excerpt.mp4", "tracks_4d.html", "summary.json"} <= names
+    assert '"frames": 6' in capsys.readouterr().out
+    assert main(["track", clip, "--out", str(out), "--stop", "6"]) == 2  # never overwritten silently
+    assert "--overwrite" in capsys.readouterr().err

@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from workbench.geometry.rotations import rot6d_to_rotmat, rotmat_to_rot6d
 from workbench.io import atomic_write_bytes, atomic_write_json
+from workbench.runtime import torch_threads
 
 __all__ = [
     "POSE_DIM",
@@ -294,7 +295,7 @@ class PosePredictor:
         """Windows [(tokens (L,229), observed (L,))], query slots (N,) -> (N, 229) float64."""
         tokens = torch.from_numpy(np.stack([w[0] for w in windows]))
         observed = torch.from_numpy(np.stack([w[1] for w in windows]))
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(1):
             out = self.model(tokens, observed, torch.as_tensor(slots, dtype=torch.long))  # (N, 1, 229)
         return out[:, 0].double().numpy()
 

@@ -21,32 +21,18 @@ from typing import Any
 
 import cv2
 import numpy as np
-
-from workbench.arrays import to_numpy
 import torch
 
+from workbench.arrays import to_numpy
 from workbench.body.keypoints import NUM_HMR_JOINTS, NUM_SMPL_JOINTS, SMPL_JOINT_NAMES
 from workbench.geometry.camera import default_focal_length, perspective_projection
 from workbench.geometry.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
+from workbench.runtime import torch_threads
 from workbench.viz.plotly3d import PALETTE, body_figure, bone_polyline, default_bones
 
 BETA_RANGE = 3.0  # slider half-range; the shape space is roughly unit-Gaussian per component
 JOINT_COLOR, SELECTED_COLOR = "#333333", "#d62728"
 PROJECTED_BGR, TARGET_BGR, RESIDUAL_BGR = (60, 200, 40), (40, 40, 230), (0, 215, 255)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int):
-    """Run the block with ``n`` torch intra-op threads, then restore the caller's setting."""
-    old = torch.get_num_threads()
-    if n == old:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _to_numpy(x: Any, dtype=np.float32) -> np.ndarray:
