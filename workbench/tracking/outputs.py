@@ -73,8 +73,8 @@ def phalp_pkl(result: TrackingResult) -> dict:
     return out
 
 
-def _posed_people(people: list[TrackedPerson], body) -> np.ndarray:
-    """(N, V, 3) vertices of tracked people in the tracker camera."""
+def _posed_people(people: list[TrackedPerson], body, depth_scale: float = 1.0) -> np.ndarray:
+    """(N, V, 3) vertices of tracked people in the tracker camera, translation depths times ``depth_scale``."""
     import torch
 
     go = torch.as_tensor(np.stack([np.asarray(p.record.smpl["global_orient"]).reshape(1, 3, 3) for p in people]),
@@ -85,7 +85,8 @@ def _posed_people(people: list[TrackedPerson], body) -> np.ndarray:
                          dtype=torch.float32)
     with torch.no_grad():
         v = body(global_orient=go, body_pose=bp, betas=be).vertices.numpy()
-    return v + np.stack([p.record.camera for p in people]).astype(np.float32)[:, None]
+    t = np.stack([p.record.camera for p in people]) * [1.0, 1.0, depth_scale]
+    return v + t.astype(np.float32)[:, None]
 
 
 def overlay_frame(frame: np.ndarray, people: list[TrackedPerson], body, alpha: float = 0.8) -> np.ndarray:
@@ -156,17 +157,29 @@ def _letterbox(img: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350, height: int = 650):
+def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350, height: int = 650,
+                     field_of_view_deg: float | None = 55.0):
     """The tracked people in 3D over time: skeletons and surface points coloured by track id, each
     track's path on the ground so far, and a time slider / play button (plotly animation frames).
 
-    Axes: x right, z depth (away from the camera), up = -y (metres, tracker camera)."""
+    Axes: x right, z depth (away from the camera), up = -y (metres, tracker camera).
+
+    HMR 2.0 assumes a very long lens when the intrinsics are unknown (focal ``5000 max(H, W) / 256``,
+    a 2.9 degree view), which puts people ~200 m away and spreads them over tens of metres in depth.
+    ``field_of_view_deg`` re-reads the scene for a normal lens instead: every translation's depth is
+    scaled by ``f_normal / f_hmr``, which keeps where each body's origin projects (x/z and y/z scale
+    with the focal) and its size in metres. None keeps the tracker's camera.
+    """
     import plotly.graph_objects as go
 
     from workbench.body.keypoints import HMR_SKELETON
 
     rng = np.random.default_rng(0)
     num_v = body.layer.v_template.shape[0]
+    k = 1.0
+    if field_of_view_deg is not None and result.frames:
+        H, W = result.frames[0].size
+        k = max(H, W) / 2 / np.tan(np.deg2rad(field_of_view_deg) / 2) / frame_camera((H, W))[0]
     sample = np.sort(rng.choice(num_v, size=min(points_per_person, num_v), replace=False))
     frames_idx = [f.index for f in result.frames]
     per_frame, paths, all_pts = {}, {}, []
@@ -175,8 +188,8 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
         if not people:
             per_frame[f] = None
             continue
-        verts = _posed_people(people, body)[:, sample]
-        joints = np.stack([p.record.joints_3d[:44] + p.record.camera for p in people])
+        verts = _posed_people(people, body, k)[:, sample]
+        joints = np.stack([p.record.joints_3d[:44] + p.record.camera * [1.0, 1.0, k] for p in people])
         per_frame[f] = (people, verts, joints)
         all_pts.append(verts.reshape(-1, 3))
         for p, j in zip(people, joints):
@@ -187,39 +200,39 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
     def view(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return p[..., 0], p[..., 2], -p[..., 1]
 
+    slots = max((len(d[0]) for d in per_frame.values() if d is not None), default=0)
+
     def traces(f):
+        """One points trace and one skeleton trace per person slot (same count in every frame), paths, ids."""
         data = per_frame.get(f)
-        if data is None:
-            return [go.Scatter3d(x=[], y=[], z=[], mode="markers"), go.Scatter3d(x=[], y=[], z=[], mode="lines"),
-                    go.Scatter3d(x=[], y=[], z=[], mode="lines"), go.Scatter3d(x=[], y=[], z=[], mode="text")]
-        people, verts, joints = data
-        colors = [f"rgb{track_color(p.track_id)}" for p in people]
-        vx, vy, vz = view(verts.reshape(-1, 3))
-        pc = np.repeat(colors, verts.shape[1])
-        lines, lc = [], []
-        for c, j in zip(colors, joints):
-            for a, b in HMR_SKELETON:
-                lines += [j[a], j[b], np.full(3, np.nan)]
-                lc += [c, c, c]
-        lx, ly, lz = view(np.array(lines))
+        people, verts, joints = data if data is not None else ([], np.zeros((0, 1, 3)), np.zeros((0, 44, 3)))
+        out = []
+        for k in range(slots):
+            if k < len(people):
+                c = f"rgb{track_color(people[k].track_id)}"
+                vx, vy, vz = view(verts[k].astype(np.float32))
+                bones = np.array([q for a, b in HMR_SKELETON for q in (joints[k][a], joints[k][b], np.full(3, np.nan))])
+                lx, ly, lz = view(bones.astype(np.float32))
+            else:
+                c, (vx, vy, vz), (lx, ly, lz) = "grey", ([], [], []), ([], [], [])
+            out += [go.Scatter3d(x=vx, y=vy, z=vz, mode="markers", marker=dict(size=2, color=c), hoverinfo="skip"),
+                    go.Scatter3d(x=lx, y=ly, z=lz, mode="lines", line=dict(color=c, width=5), hoverinfo="skip")]
         trail, tc = [], []
-        for p, c in zip(people, colors):
+        for p in people:
+            c = f"rgb{track_color(p.track_id)}"
             hist = [q for t, q in paths[p.track_id] if t <= f]
             trail += [np.array([q[0], floor, q[2]]) for q in hist] + [np.full(3, np.nan)]
             tc += [c] * (len(hist) + 1)
-        tx, ty, tz = view(np.array(trail))
-        heads = np.stack([j[:, 1].min() * np.array([0, 1, 0]) + j[0] * np.array([1, 0, 1]) for j in joints])
-        hx, hy, hz = view(heads - np.array([0, 0.15, 0]))
-        return [
-            go.Scatter3d(x=vx, y=vy, z=vz, mode="markers", marker=dict(size=2, color=pc), name="bodies",
-                         hoverinfo="skip"),
-            go.Scatter3d(x=lx, y=ly, z=lz, mode="lines", line=dict(color=lc, width=5), name="skeletons",
-                         hoverinfo="skip"),
-            go.Scatter3d(x=tx, y=ty, z=tz, mode="lines", line=dict(color=tc, width=3), name="paths",
-                         hoverinfo="skip"),
-            go.Scatter3d(x=hx, y=hy, z=hz, mode="text", text=[f"id {p.track_id}" + ("" if p.observed else " (filled)")
-                                                               for p in people], name="ids"),
-        ]
+        tx, ty, tz = view(np.array(trail, np.float32).reshape(-1, 3))
+        if people:
+            heads = np.stack([j[:, 1].min() * np.array([0, 1, 0]) + j[0] * np.array([1, 0, 1]) for j in joints])
+            hx, hy, hz = view((heads - np.array([0, 0.15, 0])).astype(np.float32))
+        else:
+            hx, hy, hz = [], [], []
+        out += [go.Scatter3d(x=tx, y=ty, z=tz, mode="lines", line=dict(color=tc or "grey", width=3), hoverinfo="skip"),
+                go.Scatter3d(x=hx, y=hy, z=hz, mode="text", hoverinfo="skip",
+                             text=[f"id {p.track_id}" + ("" if p.observed else " (filled)") for p in people])]
+        return out
 
     lo, hi = pts.min(0) - 0.3, pts.max(0) + 0.3
     first = frames_idx[0] if frames_idx else 0
@@ -234,7 +247,8 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
     ])
     fig.update_layout(
         height=height, showlegend=False, margin=dict(l=0, r=0, t=40, b=0),
-        title=f"{Path(result.source).name}: {len(result.track_ids)} tracks over {len(frames_idx)} frames",
+        title=f"{Path(result.source).name}: {len(result.track_ids)} tracks over {len(frames_idx)} frames"
+              + ("" if field_of_view_deg is None else f" (depths read for a {field_of_view_deg:g} deg lens)"),
         scene=dict(xaxis=dict(range=[lo[0], hi[0]], title="x (m)"), yaxis=dict(range=[lo[2], hi[2]], title="depth (m)"),
                    zaxis=dict(range=[-hi[1], -lo[1]], title="up (m)"), aspectmode="data",
                    camera=dict(eye=dict(x=0.0, y=-1.6, z=0.9), up=dict(x=0, y=0, z=1))),
