@@ -245,3 +245,37 @@ def test_track_command_on_the_bundled_clip(tmp_path, capsys):
     assert '"frames": 6' in capsys.readouterr().out
     assert main(["track", clip, "--out", str(out), "--stop", "6"]) == 2  # never overwritten silently
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_person_leaving_and_reentering(body):
+    n = 40
+    gt = _walkers(n, body)
+    # person 2 is gone for 6 frames (< max_age 10: same track) and later for 14 frames (> max_age: a new track)
+    result = _run(body, gt, n, hidden=lambda f: (2,) if 8 <= f < 14 or 22 <= f < 36 else ())
+    table = result.table()
+    observed = table[table.observed]
+    ids_before = set(observed[observed.frame < 8].track_id)
+    ids_between = set(observed[(observed.frame >= 14) & (observed.frame < 22)].track_id)
+    ids_after = set(observed[observed.frame >= 36].track_id)
+    assert ids_between == ids_before  # re-found after a short absence
+    assert len(ids_after - ids_before) == 1  # the long absence ends the track; the person gets a new id
+    assert len(result.frames) == n
+
+
+def test_cli_on_a_folder_of_images_of_mixed_sizes(tmp_path):
+    from workbench.__main__ import main
+    from workbench.assets import asset_path
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, _, f in open_frames(asset_path("demo/vtest_excerpt.mp4"), stop=3).frames():
+        scale = (1.0, 0.75, 0.5)[i]
+        small = cv2.resize(f, None, fx=scale, fy=scale)
+        cv2.imwrite(str(folder / f"{i:03d}.png"), cv2.cvtColor(small, cv2.COLOR_RGB2GRAY if i == 1 else cv2.COLOR_RGB2BGR))
+    out = tmp_path / "out"
+    assert main(["track", str(folder), "--out", str(out), "--no-html"]) == 0
+    cap = cv2.VideoCapture(str(out / "PHALP_frames.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    with open(out / "results" / "demo_frames.pkl", "rb") as fh:
+        pkl = pickle.load(fh)
+    assert list(pkl) == ["000.png", "001.png", "002.png"]
