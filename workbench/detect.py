@@ -22,11 +22,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from workbench.registry import Registry
 
 __all__ = [
     "DetectConfig", "Detections", "Detector", "GivenBoxes", "HOGDetector", "MediaPipeDetector",
@@ -199,25 +201,13 @@ class Detector:
         return filter_detections(self._detect(rgb, frame_index), self.config)
 
 
-DETECTORS: dict[str, Callable[..., Detector]] = {}
-
-
-def register_detector(name: str):
-    """Decorator: ``factory(config: DetectConfig | None = None, **kwargs) -> Detector`` registered as ``name``."""
-    def add(factory):
-        DETECTORS[name] = factory
-        return factory
-    return add
+DETECTORS = Registry("detector")
+register_detector = DETECTORS.register  # factory(config: DetectConfig | None = None, **kwargs) -> Detector
+list_detectors = DETECTORS.names
 
 
 def create_detector(name: str, **kwargs) -> Detector:
-    if name not in DETECTORS:
-        raise KeyError(f"unknown detector {name!r}; registered: {list_detectors()}.")
-    return DETECTORS[name](**kwargs)
-
-
-def list_detectors() -> list[str]:
-    return sorted(DETECTORS)
+    return DETECTORS.lookup(name)(**kwargs)
 
 
 # ---------------------------------------------------------------------------------------------------

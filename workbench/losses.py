@@ -25,9 +25,10 @@ from torch import Tensor
 
 from workbench.body.keypoints import PELVIS_INDEX
 from workbench.geometry import axis_angle_to_rotmat
+from workbench.registry import Registry
 
 LossFn = Callable[[dict, dict, torch.nn.Module], Tensor]
-LOSSES: dict[str, LossFn] = {}
+LOSSES = Registry("loss")  # name -> fn(output, batch, model) -> scalar tensor
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -44,16 +45,11 @@ class NonFiniteLossError(FloatingPointError):
 
 def register_loss(name: str) -> Callable[[LossFn], LossFn]:
     """Decorator: make ``fn`` available to :func:`compute_losses` under ``name``."""
-
-    def deco(fn: LossFn) -> LossFn:
-        LOSSES[name] = fn
-        return fn
-
-    return deco
+    return LOSSES.register(name)
 
 
 def list_losses() -> list[str]:
-    return sorted(LOSSES)
+    return LOSSES.names()
 
 
 # --- the published terms -----------------------------------------------------------------------

@@ -12,8 +12,6 @@ returns ``(pred_smpl_params, pred_cam, per_iteration)`` like :class:`SMPLTransfo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 
 from workbench.config import BackboneConfig, HeadConfig
@@ -21,47 +19,22 @@ from workbench.models.ief_head import MLPIEFHead
 from workbench.models.resnet import ResNet50
 from workbench.models.smpl_head import SMPLTransformerDecoderHead
 from workbench.models.vit import ViT
+from workbench.registry import Registry
 
 __all__ = ["register_backbone", "register_head", "create_backbone", "create_head", "list_backbones", "list_heads"]
 
-BACKBONES: dict[str, Callable[[BackboneConfig], nn.Module]] = {}
-HEADS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_backbone(name: str):
-    """Decorator: ``factory(cfg: BackboneConfig) -> nn.Module`` registered as ``name``."""
-    def add(factory):
-        BACKBONES[name] = factory
-        return factory
-    return add
-
-
-def register_head(name: str):
-    """Decorator: ``factory(cfg: HeadConfig, context_dim: int, mean_params=None) -> nn.Module``."""
-    def add(factory):
-        HEADS[name] = factory
-        return factory
-    return add
+BACKBONES = Registry("backbone")  # factory(cfg: BackboneConfig) -> nn.Module
+HEADS = Registry("head")  # factory(cfg: HeadConfig, context_dim: int, mean_params=None) -> nn.Module
+register_backbone, list_backbones = BACKBONES.register, BACKBONES.names
+register_head, list_heads = HEADS.register, HEADS.names
 
 
 def create_backbone(cfg: BackboneConfig) -> nn.Module:
-    if cfg.type not in BACKBONES:
-        raise KeyError(f"unknown backbone {cfg.type!r}; registered: {list_backbones()}.")
-    return BACKBONES[cfg.type](cfg)
+    return BACKBONES.lookup(cfg.type)(cfg)
 
 
 def create_head(cfg: HeadConfig, context_dim: int, mean_params=None) -> nn.Module:
-    if cfg.type not in HEADS:
-        raise KeyError(f"unknown head {cfg.type!r}; registered: {list_heads()}.")
-    return HEADS[cfg.type](cfg, context_dim=context_dim, mean_params=mean_params)
-
-
-def list_backbones() -> list[str]:
-    return sorted(BACKBONES)
-
-
-def list_heads() -> list[str]:
-    return sorted(HEADS)
+    return HEADS.lookup(cfg.type)(cfg, context_dim=context_dim, mean_params=mean_params)
 
 
 register_backbone("vit")(ViT.from_config)

@@ -28,6 +28,7 @@ import torch
 
 from workbench.arrays import to_numpy
 from workbench.detect import Detections
+from workbench.registry import Registry
 from workbench.tracking.records import (
     CANVAS_RES,
     FOCAL,
@@ -70,27 +71,13 @@ class People:
 
 
 PoseEngine = Callable[[np.ndarray, Detections, int], People]
-ENGINES: dict[str, Callable[..., PoseEngine]] = {}
-
-
-def register_engine(name: str):
-    """Decorator: register a factory ``(**kwargs) -> PoseEngine`` under ``name``."""
-
-    def add(factory):
-        ENGINES[name] = factory
-        return factory
-
-    return add
+ENGINES = Registry("pose engine")
+register_engine = ENGINES.register  # decorator for a factory (**kwargs) -> PoseEngine
+list_engines = ENGINES.names
 
 
 def create_engine(name: str, **kwargs) -> PoseEngine:
-    if name not in ENGINES:
-        raise KeyError(f"unknown pose engine {name!r}; registered: {list_engines()} (see register_engine).")
-    return ENGINES[name](**kwargs)
-
-
-def list_engines() -> list[str]:
-    return sorted(ENGINES)
+    return ENGINES.lookup(name)(**kwargs)
 
 
 def frame_camera(image_hw) -> tuple[float, np.ndarray]:
