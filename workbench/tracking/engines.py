@@ -10,7 +10,9 @@ and :func:`register_engine` makes one available by name (``create_engine("hmr2")
 * ``"hmr2"``         - HMR 2.0 on every crop of the frame in one batch: our shipped checkpoint, a
   ``checkpoint=`` path (ours or the official Lightning file), or a ``model=`` object;
 * ``"ground_truth"`` - SMPL parameters looked up by the ground-truth id each detection carries
-  (synthetic benchmarks), i.e. a perfect pose engine.
+  (synthetic benchmarks), i.e. a perfect pose engine;
+* ``"fit"``          - no network: the body fitted to each detection's 2D keypoints
+  (:class:`workbench.fitting.FitEngine`, SMPLify-style).
 
 Every engine places people in the tracker's camera: PHALP's padded 256-px canvas with focal 5000,
 which is the frame's own camera with focal ``5000 * max(H, W) / 256`` px and principal point at the
@@ -73,11 +75,26 @@ class People:
 PoseEngine = Callable[[np.ndarray, Detections, int], People]
 ENGINES = Registry("pose engine")
 register_engine = ENGINES.register  # decorator for a factory (**kwargs) -> PoseEngine
-list_engines = ENGINES.names
+# Engines defined outside this package register themselves on import; name -> module to import.
+ELSEWHERE = {"fit": "workbench.fitting"}
+
+
+def _import_elsewhere() -> None:
+    import importlib
+
+    for module in ELSEWHERE.values():
+        importlib.import_module(module)
 
 
 def create_engine(name: str, **kwargs) -> PoseEngine:
+    if name not in ENGINES and name in ELSEWHERE:
+        _import_elsewhere()
     return ENGINES.lookup(name)(**kwargs)
+
+
+def list_engines() -> list[str]:
+    _import_elsewhere()
+    return ENGINES.names()
 
 
 def frame_camera(image_hw) -> tuple[float, np.ndarray]:
