@@ -123,3 +123,17 @@ def test_compare_samples_picture(body):
     img = compare_samples(model, bench, [0, 1], cell_px=96)
     assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[0] >= 2 * 96
     assert img.std() > 10  # something was drawn
+
+
+def test_real_photo_pck_on_the_shipped_labels():
+    from workbench.config import preset
+    from workbench.evaluate.pseudo_labels import real_photo_items
+    from workbench.evaluate.report import real_photo_pck
+    from workbench.models import build_model
+
+    people = real_photo_items()[:2]
+    table = real_photo_pck(build_model(preset("micro")).eval(), people)
+    assert list(table["name"]) == [p.name for p in people] + ["overall"]
+    assert ((table[["pck@0.05", "pck@0.1"]] >= 0) & (table[["pck@0.05", "pck@0.1"]] <= 1)).all().all()
+    assert (table["pck@0.1"] >= table["pck@0.05"]).all()
+    assert table["visible"].iloc[-1] == table["visible"].iloc[:-1].sum()

@@ -23,7 +23,7 @@ import torch
 from workbench.body.keypoints import HMR_SKELETON
 from workbench.evaluate.runner import summary_table
 
-__all__ = ["IMAGE_FOLDERS", "PAPER_TABLE_1", "PAPER_TABLE_2", "VIEWS", "compare_samples", "find_published_sets",
+__all__ = ["IMAGE_FOLDERS", "PAPER_TABLE_1", "PAPER_TABLE_2", "VIEWS", "compare_samples", "find_published_sets", "real_photo_pck",
            "ground_truth_output", "paper_style_table", "paper_tables", "predict_samples", "summary_by", "view_vertices",
            "worst_cases"]
 
@@ -259,3 +259,40 @@ def compare_samples(model, dataset, indices: Sequence[int], views: Sequence[str]
             names.append(f"{view}: pred | gt")
         rows.append(image_row(panels, labels=names, height=cell_px))
     return image_grid(rows)
+
+
+def real_photo_pck(model, people=None, thresholds=(0.05, 0.1), min_confidence: float = 0.5):
+    """PCK of ``model`` on the real photos' pseudo labels (the honest real-image check of our HMR 2.0).
+
+    Each labelled person is cropped from its box and predicted (``workbench.predict.predict_people``);
+    the projected 44 keypoints are compared with the labels that have confidence > ``min_confidence``,
+    distances divided by the box's longest side, as the published PCK.
+
+    Args:
+        people: :class:`workbench.evaluate.pseudo_labels.RealPhotoPerson` list (default: all shipped labels).
+    Returns:
+        DataFrame, one row per person: name, visible keypoints, ``pck@t`` (fraction of them within t),
+        plus a final ``overall`` row: the mean of per-keypoint accuracies over all people (published style).
+    """
+    import pandas as pd
+
+    from workbench.evaluate.pseudo_labels import real_photo_items
+    from workbench.predict import predict_people
+
+    people = real_photo_items() if people is None else people
+    rows, correct, visible = [], {t: np.zeros(44) for t in thresholds}, np.zeros(44)
+    for p in people:
+        pred = predict_people(model, p.image, p.box[None]).keypoints_2d[0].numpy()
+        vis = p.keypoints[:, 2] > min_confidence
+        dist = np.linalg.norm(pred - p.keypoints[:, :2], axis=1) / float(np.max(p.box[2:] - p.box[:2]))
+        row = {"name": p.name, "visible": int(vis.sum())}
+        for t in thresholds:
+            ok = (dist < t) & vis
+            correct[t] += ok
+            row[f"pck@{t}"] = float(ok.sum() / max(vis.sum(), 1))
+        visible += vis
+        rows.append(row)
+    seen = visible > 0
+    overall = {"name": "overall", "visible": int(visible.sum()),
+               **{f"pck@{t}": float((correct[t][seen] / visible[seen]).mean()) for t in thresholds}}
+    return pd.DataFrame(rows + [overall])
