@@ -495,8 +495,7 @@ class FitEngine:
         return self.body.faces
 
     def __call__(self, frame: np.ndarray, detections, frame_index: int):
-        from workbench.tracking.engines import People, _empty_people, frame_camera
-        from workbench.tracking.records import camera_on_canvas, records_from_smpl
+        from workbench.tracking.engines import _empty_people, frame_camera, people_from_parameters
 
         image_hw = frame.shape[:2]
         n = len(detections)
@@ -526,25 +525,9 @@ class FitEngine:
             t = fit.transl.double().numpy()
             cam[fittable] = np.stack([t[:, 0], t[:, 1], t[:, 2] * focal / fit.focal.double().numpy()], 1)
             errors[fittable] = fit.reprojection_error.numpy()
-        with torch.no_grad():
-            out = self.body(global_orient=torch.as_tensor(go, dtype=torch.float32),
-                            body_pose=torch.as_tensor(bp, dtype=torch.float32),
-                            betas=torch.as_tensor(be, dtype=torch.float32))
         unfitted = np.setdiff1d(np.arange(n), fittable)
-        if len(unfitted):  # a network would return *something* here: the mean pose in its box
-            from workbench.demo import place_body
-
-            for i in unfitted:
-                placed = place_body(self.body, detections.boxes[i], image_hw)
-                cam[i] = camera_on_canvas(placed.pred_cam[None].numpy(), detections.boxes[i:i + 1], image_hw)[0]
-                out.vertices[i], out.keypoints[i] = placed.output.vertices[0], placed.output.keypoints[0]
-                out.rotmats[i] = placed.output.rotmats[0]
-        smpl = {"global_orient": out.rotmats[:, :1], "body_pose": out.rotmats[:, 1:], "betas": be}
-        records = records_from_smpl(smpl, cam, out.keypoints, detections.boxes, detections.scores, image_hw,
-                                    frame_index)
-        vertices = out.vertices.numpy().astype(np.float32) + cam[:, None].astype(np.float32)
-        return People(records, vertices, focal, pp,
-                      extra={"reprojection_error": errors, "unfitted": unfitted})
+        return people_from_parameters(self.body, go, bp, be, cam, detections, image_hw, frame_index, missing=unfitted,
+                                      extra={"reprojection_error": errors, "unfitted": unfitted})
 
 
 def _register() -> None:

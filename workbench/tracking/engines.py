@@ -49,6 +49,7 @@ __all__ = [
     "create_engine",
     "frame_camera",
     "list_engines",
+    "people_from_parameters",
     "register_engine",
 ]
 
@@ -198,8 +199,6 @@ class GroundTruthEngine:
         return self.body.faces
 
     def __call__(self, frame: np.ndarray, detections: Detections, frame_index: int) -> People:
-        from workbench.tracking.records import camera_on_canvas
-
         image_hw = frame.shape[:2]
         num_v = self.body.layer.v_template.shape[0]
         n = len(detections)
@@ -219,23 +218,38 @@ class GroundTruthEngine:
             go[i], bp[i], be[i, :len(gt["betas"])] = gt["global_orient"], gt["body_pose"], gt["betas"]
             t = np.asarray(gt["transl"], np.float64)
             cam[i] = (t[0], t[1], t[2] * focal / self.true_focal)
-        with torch.no_grad():
-            out = self.body(global_orient=torch.as_tensor(go, dtype=torch.float32),
-                            body_pose=torch.as_tensor(bp, dtype=torch.float32),
-                            betas=torch.as_tensor(be, dtype=torch.float32))
-        if fp:  # a network would return *something* for a false positive: the mean pose in its box
-            from workbench.demo import place_body
+        return people_from_parameters(self.body, go, bp, be, cam, detections, image_hw, frame_index, missing=fp)
 
-            for i in fp:
-                placed = place_body(self.body, detections.boxes[i], image_hw)
-                cam[i] = camera_on_canvas(placed.pred_cam[None].numpy(), detections.boxes[i:i + 1], image_hw)[0]
-                out.vertices[i], out.keypoints[i] = placed.output.vertices[0], placed.output.keypoints[0]
-                out.rotmats[i] = placed.output.rotmats[0]
-        smpl = {"global_orient": out.rotmats[:, :1], "body_pose": out.rotmats[:, 1:], "betas": be}
-        records = records_from_smpl(smpl, cam, out.keypoints, detections.boxes, detections.scores, image_hw,
-                                    frame_index)
-        vertices = to_numpy(out.vertices, np.float32) + cam[:, None].astype(np.float32)
-        return People(records, vertices, focal, pp)
+
+def people_from_parameters(body, global_orient, body_pose, betas, camera, detections: Detections, image_hw,
+                           frame_index: int, missing=(), extra: dict | None = None) -> People:
+    """:class:`People` from per-detection SMPL parameters already in the tracker's camera.
+
+    Args:
+        body: the body model. global_orient: (N, 3) axis-angle or (N, 1, 3, 3); body_pose: (N, 23, 3) or
+            (N, 23, 3, 3); betas: (N, 10); camera: (N, 3) canvas translation, metres (changed in place for
+            ``missing``).
+        missing: detections without parameters (a false positive, too few keypoints): a network would
+            return *something* for them, so they get the mean pose placed in their box.
+    """
+    from workbench.demo import place_body
+    from workbench.tracking.records import camera_on_canvas
+
+    with torch.no_grad():
+        out = body(global_orient=torch.as_tensor(np.asarray(global_orient), dtype=torch.float32),
+                   body_pose=torch.as_tensor(np.asarray(body_pose), dtype=torch.float32),
+                   betas=torch.as_tensor(np.asarray(betas), dtype=torch.float32))
+    for i in missing:
+        placed = place_body(body, detections.boxes[i], image_hw)
+        camera[i] = camera_on_canvas(placed.pred_cam[None].numpy(), detections.boxes[i:i + 1], image_hw)[0]
+        out.vertices[i], out.keypoints[i] = placed.output.vertices[0], placed.output.keypoints[0]
+        out.rotmats[i] = placed.output.rotmats[0]
+    smpl = {"global_orient": out.rotmats[:, :1], "body_pose": out.rotmats[:, 1:], "betas": np.asarray(betas)}
+    records = records_from_smpl(smpl, camera, out.keypoints, detections.boxes, detections.scores, image_hw,
+                                frame_index)
+    vertices = to_numpy(out.vertices, np.float32) + np.asarray(camera)[:, None].astype(np.float32)
+    focal, pp = frame_camera(image_hw)
+    return People(records, vertices, focal, pp, extra=extra or {})
 
 
 @register_engine("ground_truth")
