@@ -29,8 +29,6 @@ training loop sets from detected training frames, so they travel with the weight
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -40,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from workbench.io import atomic_write_bytes, atomic_write_json
+from workbench.weights import load_weights, save_weights
 
 __all__ = ["ActionConfig", "ActionTransformer", "POSE_DIM", "JOINTS_DIM", "PRESETS", "load_action_model",
            "save_action_model", "sincos_2d"]
@@ -263,39 +261,10 @@ def save_action_model(path: str | os.PathLike, model: ActionTransformer, extra: 
 
     Does not check for an existing file: callers decide (``train_action_model`` refuses to overwrite).
     """
-    import safetensors.torch
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"{path} must end in .safetensors (the sidecar goes next to it as .json).")
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    data = safetensors.torch.save(tensors, metadata={"format": FORMAT})
-    meta = {"format": FORMAT, "version": VERSION, "weights": path.name, "sha256": hashlib.sha256(data).hexdigest(),
-            "num_parameters": model.num_parameters(), "config": asdict(model.cfg), **(extra or {})}
-    atomic_write_bytes(path, data)  # weights first; the sidecar's hash ties the pair together
-    atomic_write_json(path.with_suffix(".json"), meta)
-    return path.with_suffix(".json")
+    return save_weights(path, model, FORMAT, VERSION, asdict(model.cfg), extra)
 
 
 def load_action_model(path: str | os.PathLike) -> tuple[ActionTransformer, dict]:
     """Read a checkpoint written by :func:`save_action_model`; every key and shape is checked."""
-    import safetensors.torch
-
-    from workbench.models.state import diff_state_dict
-
-    path = Path(path)
-    side = path.with_suffix(".json")
-    if not path.is_file() or not side.is_file():
-        raise FileNotFoundError(f"an action checkpoint is {path} plus {side}; train one with "
-                                "workbench.action.train.train_action_model(..., out_dir=...).")
-    meta = json.loads(side.read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{side} is not an action-model sidecar (format {meta.get('format')!r}, want {FORMAT!r}).")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != meta["sha256"]:
-        raise ValueError(f"{path} does not match the SHA-256 in {side}: the pair is torn; retrain or re-copy both.")
-    weights = safetensors.torch.load(data)
-    model = ActionTransformer(ActionConfig(**meta["config"]))
-    diff_state_dict(model.state_dict(), weights).raise_if_any(str(path), "Written for another ActionConfig?")
-    model.load_state_dict(weights, strict=True)
-    return model.eval(), meta
+    return load_weights(path, FORMAT, lambda config: ActionTransformer(ActionConfig(**config)), "action model",
+                        "train one with workbench.action.train.train_action_model(..., out_dir=...)")

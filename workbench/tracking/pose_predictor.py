@@ -27,8 +27,6 @@ holds the config, the training command and the evaluation.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,8 +37,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from workbench.geometry.rotations import rot6d_to_rotmat, rotmat_to_rot6d
-from workbench.io import atomic_write_bytes, atomic_write_json
 from workbench.runtime import torch_threads
+from workbench.weights import load_weights, save_weights
 
 __all__ = [
     "POSE_DIM",
@@ -222,55 +220,19 @@ def last_pose_predict(poses: np.ndarray, times: np.ndarray, query_time: int | No
 
 
 # ----------------------------------------------------------------------------- checkpoint
-def sidecar_path(path: str | os.PathLike) -> Path:
-    return Path(path).with_suffix(".json")
-
-
 def load_pose_predictor_weights(path: str | os.PathLike) -> tuple[PoseTransformer, dict]:
     """Read ``path`` (.safetensors) and its ``.json`` sidecar; check every key and shape.
 
     Raises ``ValueError`` listing every missing / unexpected / mis-shaped tensor, or when the weights'
     hash differs from the sidecar's (a pair torn by an interrupted save).
     """
-    import safetensors.torch
-
-    from workbench.models.state import diff_state_dict
-
-    path = Path(path)
-    meta_path = sidecar_path(path)
-    if not path.is_file() or not meta_path.is_file():
-        raise FileNotFoundError(f"pose predictor needs {path} and {meta_path}; train one with "
-                                "`python -m workbench.tracking.train_pose_predictor --out DIR`.")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{meta_path} is not a pose-predictor sidecar "
-                         f"(format {meta.get('format')!r}, want {FORMAT!r}).")
-    data = path.read_bytes()
-    if meta.get("sha256") and hashlib.sha256(data).hexdigest() != meta["sha256"]:
-        raise ValueError(f"{path} does not match the SHA-256 in {meta_path}: the pair is torn; "
-                         "retrain or re-copy both.")
-    weights = safetensors.torch.load(data)
-    model = PoseTransformer(PosePredictorConfig(**meta["config"]))
-    diff_state_dict(model.state_dict(), weights).raise_if_any(
-        str(path), "The file was written for another PosePredictorConfig or is damaged; retrain it.")
-    model.load_state_dict(weights, strict=True)
-    return model.eval(), meta
+    return load_weights(path, FORMAT, lambda config: PoseTransformer(PosePredictorConfig(**config)),
+                        "pose predictor", "train one with `python -m workbench.tracking.train_pose_predictor --out DIR`")
 
 
 def save_pose_predictor(path: str | os.PathLike, model: PoseTransformer, extra: dict | None = None) -> Path:
     """Write weights (safetensors) and the sidecar (config, SHA-256, ``extra``), both atomically."""
-    import safetensors.torch
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"{path} must end in .safetensors (the sidecar goes next to it as .json).")
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    data = safetensors.torch.save(tensors, metadata={"format": FORMAT})
-    meta = {"format": FORMAT, "version": VERSION, "weights": path.name, "sha256": hashlib.sha256(data).hexdigest(),
-            "num_parameters": sum(p.numel() for p in model.parameters()), "config": asdict(model.cfg), **(extra or {})}
-    atomic_write_bytes(path, data)  # weights first; the sidecar's hash ties the pair together
-    atomic_write_json(sidecar_path(path), meta)
-    return sidecar_path(path)
+    return save_weights(path, model, FORMAT, VERSION, asdict(model.cfg), extra)
 
 
 # ----------------------------------------------------------------------------- inference API

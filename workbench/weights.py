@@ -1,0 +1,74 @@
+"""Small trained models on disk: weights in safetensors plus a JSON sidecar, written and read safely.
+
+The sidecar (``<name>.json`` next to ``<name>.safetensors``) holds a format tag, a version, the config
+the model is rebuilt from, the weights' SHA-256 (so a pair torn by an interrupted copy is caught) and
+whatever the trainer adds (metrics, how it was trained). Weights are never unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from torch import nn
+
+from workbench.io import atomic_write_bytes, atomic_write_json
+
+__all__ = ["load_weights", "save_weights", "sidecar_path"]
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    return Path(path).with_suffix(".json")
+
+
+def save_weights(path: str | os.PathLike, module: nn.Module, format: str, version: int, config: dict,
+                 extra: dict | None = None) -> Path:
+    """Write ``module``'s state (safetensors) then its sidecar, both atomically; returns the sidecar path.
+
+    Does not check for an existing file: callers decide (and refuse without ``overwrite``).
+    """
+    import safetensors.torch
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path} must end in .safetensors (the sidecar goes next to it as .json).")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    data = safetensors.torch.save(tensors, metadata={"format": format})
+    meta = {"format": format, "version": version, "weights": path.name, "sha256": hashlib.sha256(data).hexdigest(),
+            "num_parameters": sum(p.numel() for p in module.parameters()), "config": config, **(extra or {})}
+    atomic_write_bytes(path, data)  # weights first; the sidecar's hash ties the pair together
+    atomic_write_json(sidecar_path(path), meta)
+    return sidecar_path(path)
+
+
+def load_weights(path: str | os.PathLike, format: str, build: Callable[[dict], nn.Module], what: str,
+                 how_to_make: str) -> tuple[nn.Module, dict]:
+    """Read a pair written by :func:`save_weights`: ``build(meta["config"])`` gets the weights, in eval mode.
+
+    Raises FileNotFoundError (saying ``how_to_make`` one), or ValueError for another format, a torn pair
+    (hash mismatch) or weights that do not fit the rebuilt model (every missing / unexpected /
+    mis-shaped tensor listed at once).
+    """
+    import safetensors.torch
+
+    from workbench.models.state import diff_state_dict
+
+    path = Path(path)
+    side = sidecar_path(path)
+    if not path.is_file() or not side.is_file():
+        raise FileNotFoundError(f"a {what} is {path} plus {side}; {how_to_make}.")
+    meta = json.loads(side.read_text())
+    if meta.get("format") != format:
+        raise ValueError(f"{side} is not a {what} sidecar (format {meta.get('format')!r}, want {format!r}).")
+    data = path.read_bytes()
+    if meta.get("sha256") and hashlib.sha256(data).hexdigest() != meta["sha256"]:  # no hash: a hand-made sidecar
+        raise ValueError(f"{path} does not match the SHA-256 in {side}: the pair is torn; retrain or re-copy both.")
+    weights = safetensors.torch.load(data)
+    model = build(meta["config"])
+    diff_state_dict(model.state_dict(), weights).raise_if_any(
+        str(path), f"The file was written for another {what} configuration or is damaged; retrain it.")
+    model.load_state_dict(weights, strict=True)
+    return model.eval(), meta
