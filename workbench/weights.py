@@ -52,7 +52,7 @@ def load_weights(path: str | os.PathLike, format: str, build: Callable[[dict], n
     (hash mismatch) or weights that do not fit the rebuilt model (every missing / unexpected /
     mis-shaped tensor listed at once).
     """
-    import safetensors.torch
+    from safetensors.torch import load as safetensors_from_bytes  # tensors only, never a pickle
 
     from workbench.models.state import diff_state_dict
 
@@ -66,7 +66,7 @@ def load_weights(path: str | os.PathLike, format: str, build: Callable[[dict], n
     data = path.read_bytes()
     if meta.get("sha256") and hashlib.sha256(data).hexdigest() != meta["sha256"]:  # no hash: a hand-made sidecar
         raise ValueError(f"{path} does not match the SHA-256 in {side}: the pair is torn; retrain or re-copy both.")
-    weights = safetensors.torch.load(data)
+    weights = safetensors_from_bytes(data)
     model = build(meta["config"])
     diff_state_dict(model.state_dict(), weights).raise_if_any(
         str(path), f"The file was written for another {what} configuration or is damaged; retrain it.")
