@@ -34,6 +34,7 @@ from workbench.geometry.crop import (
     normalize_image,
     square_box_size,
 )
+from workbench.geometry.intrinsics import Intrinsics, retarget_translation
 from workbench.geometry.procrustes import ProcrustesResult, similarity_procrustes
 from workbench.geometry.rotations import (
     axis_angle_to_rotmat,
@@ -45,6 +46,8 @@ from workbench.geometry.rotations import (
 from workbench.geometry.translation import estimate_translation
 
 __all__ = [
+    "Intrinsics",
+    "retarget_translation",
     "FOCAL_LENGTH",
     "IMAGE_SIZE",
     "cam_crop_to_full",

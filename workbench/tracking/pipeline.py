@@ -80,6 +80,7 @@ class TrackingResult:
     faces: np.ndarray | None = None
     config: TrackConfig | None = None
     body: Any = None  # the engine's body model (renders the outputs)
+    intrinsics: Any = None  # workbench.geometry.Intrinsics the user gave; None: HMR 2.0's default camera
 
     @property
     def track_ids(self) -> list[int]:
