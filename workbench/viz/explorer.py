@@ -25,7 +25,6 @@ import torch
 
 from workbench.arrays import to_numpy
 from workbench.body.keypoints import NUM_HMR_JOINTS, NUM_SMPL_JOINTS, SMPL_JOINT_NAMES
-from workbench.geometry.camera import default_focal_length, perspective_projection
 from workbench.geometry.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 from workbench.runtime import torch_threads
 from workbench.viz.plotly3d import PALETTE, body_figure, bone_polyline, default_bones
@@ -65,7 +64,8 @@ class BodyExplorer:
         image: (H, W, 3) uint8 RGB photo; enables the 2D panel (overlay, keypoints, error).
         cam_t: (3,) camera-frame translation in m (default: centred, at the depth where a 1.7 m
             person fills 80% of the image height).
-        focal: focal length in px (default HMR 2.0's ``5000 / 256 * max(W, H)``).
+        focal: focal length in px, one number or (fx, fy) (default HMR 2.0's ``5000 / 256 * max(W, H)``).
+        principal_point: (cx, cy) px (default the image centre).
         betas: (num_betas,) shape coefficients (default zeros).
         body_pose: (69,) / (23, 3) axis-angle in radians, or (23, 3, 3) matrices (default rest pose).
         global_orient: (3,) axis-angle or (3, 3) matrix (default [pi, 0, 0] with an image, i.e. upright
@@ -78,7 +78,7 @@ class BodyExplorer:
         num_threads: torch threads for the body model during an update (see the module docstring).
     """
 
-    def __init__(self, body_model, image=None, cam_t=None, focal=None, betas=None, body_pose=None,
+    def __init__(self, body_model, image=None, cam_t=None, focal=None, principal_point=None, betas=None, body_pose=None,
                  global_orient=None, target_keypoints_2d=None, max_image_side: int = 640,
                  continuous_update: bool = False, num_threads: int = 1) -> None:
         self.model = body_model
@@ -105,7 +105,7 @@ class BodyExplorer:
         self.cam_t = None if cam_t is None else _to_numpy(cam_t).reshape(-1)  # kept in state() even without image
         self.max_image_side = int(max_image_side)
         if self.image is not None:
-            self._setup_camera(cam_t, focal)
+            self._setup_camera(cam_t, focal, principal_point)
 
         # 2. Reused tensors: an update copies into them instead of allocating.
         ref = body_model.extra_regressor
@@ -184,13 +184,22 @@ class BodyExplorer:
         valid = np.isfinite(t[:, :2]).all(1) & ((t[:, 2] > 0) if t.shape[1] == 3 else True)
         return np.where(valid[:, None], t[:, :2], np.nan).astype(np.float32)
 
-    def _setup_camera(self, cam_t: Any, focal: Any) -> None:
+    def _setup_camera(self, cam_t: Any, focal: Any, principal_point: Any = None) -> None:
+        from workbench.geometry.intrinsics import Intrinsics
+
         H, W = self.image.shape[:2]
-        self.focal = float(default_focal_length(W, H)) if focal is None else float(np.asarray(focal).reshape(-1)[0])
-        if np.size(focal) > 1 or not np.isfinite(self.focal) or self.focal <= 0:
-            raise ValueError(f"focal must be a positive focal length in pixels; got {focal!r}.")
+        if focal is None:
+            self.intrinsics = Intrinsics.default((H, W))
+        else:
+            f = np.asarray(focal, dtype=np.float64).reshape(-1)
+            if f.size not in (1, 2) or not np.isfinite(f).all() or (f <= 0).any():
+                raise ValueError(f"focal must be a positive focal length in pixels, or (fx, fy); got {focal!r}.")
+            self.intrinsics = Intrinsics.from_user(f, principal_point, (H, W))
+        if principal_point is not None and focal is None:
+            self.intrinsics = Intrinsics.from_user(self.intrinsics.fx, principal_point, (H, W))
+        self.focal = float(self.intrinsics.fx)
         if cam_t is None:
-            cam_t = (0.0, 0.0, self.focal * 1.7 / (0.8 * H))
+            cam_t = (0.0, 0.0, self.intrinsics.fy * 1.7 / (0.8 * H))
         self.cam_t = _to_numpy(cam_t).reshape(-1)
         if self.cam_t.shape != (3,) or not np.isfinite(self.cam_t).all() or self.cam_t[2] <= 0:
             raise ValueError(f"cam_t must be (3,) metres with z > 0 (in front of the camera); got {cam_t!r}.")
@@ -278,10 +287,7 @@ class BodyExplorer:
 
     def _project(self, keypoints: np.ndarray) -> np.ndarray:
         """(44, 3) body-frame keypoints -> (44, 2) full-image px."""
-        H, W = self.image.shape[:2]
-        uv = perspective_projection(torch.from_numpy(keypoints)[None], torch.from_numpy(self.cam_t)[None],
-                                    self.focal, torch.tensor([[W / 2.0, H / 2.0]]), validate=False)
-        return uv[0].numpy()
+        return self.intrinsics.project(keypoints + self.cam_t).astype(np.float32)
 
     def _render_panel(self, vertices_cam: np.ndarray) -> bytes:
         """Overlay at display resolution, keypoints on top, as JPEG bytes (at 548x342: 1 ms and 54 kB,
@@ -290,8 +296,9 @@ class BodyExplorer:
 
         Hd, Wd = self._display.shape[:2]
         sx, sy = self._display_scale
-        rgb = overlay(self._display, vertices_cam, self.faces, (self.focal * sx, self.focal * sy),
-                      (Wd / 2.0, Hd / 2.0), color=_hex_to_rgb(PALETTE[0]), alpha=0.8)
+        k = self.intrinsics
+        rgb = overlay(self._display, vertices_cam, self.faces, (k.fx * sx, k.fy * sy), (k.cx * sx, k.cy * sy),
+                      color=_hex_to_rgb(PALETTE[0]), alpha=0.8)
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         r = max(2, round(max(Hd, Wd) / 160))
         projected = self._keypoints_2d * self._display_scale
