@@ -79,7 +79,7 @@ class TrackMotion:
         """
         import torch
 
-        b = np.broadcast_to(self.mean_betas, self.betas.shape) if betas == "mean" else self.betas
+        b = np.broadcast_to(self.mean_betas, self.betas.shape).copy() if betas == "mean" else self.betas
         with torch.no_grad():
             out = body(global_orient=torch.as_tensor(self.global_orient[:, None], dtype=torch.float32),
                        body_pose=torch.as_tensor(self.body_pose, dtype=torch.float32),
