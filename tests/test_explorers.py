@@ -69,7 +69,7 @@ def test_prediction_explorer_in_the_true_camera_reprojects_exactly(scene):
     pred = ex.prediction()
     gid = int(detections[frame].gt_ids[1])
     np.testing.assert_allclose(pred.transl[1], video.transl[frame, gid - 1], atol=1e-3)
-    for name in ("overlay_image", "crop_image", "side_image", "top_image"):
+    for name in ("overlay_image", "crop_image", "zoom_image", "side_image", "top_image"):
         assert _decoded(getattr(ex, name)).std() > 5, name  # something drawn, not a blank panel
     assert len(ex.figure.data) >= 3 and "given" in ex.label.value
 

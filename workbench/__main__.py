@@ -2,7 +2,9 @@
 
     python -m workbench demo  [--image PATH] [--box X1 Y1 X2 Y2] [--out DIR] [--overwrite]
     python -m workbench train --preset tiny --out DIR [--steps N] [--overwrite] [--set train.lr=1e-4 ...]
-    python -m workbench track VIDEO|FOLDER [--out DIR] [--detector hog] [--checkpoint PATH] [--overwrite]
+    python -m workbench track VIDEO|FOLDER [--out DIR] [--detector hog] [--checkpoint PATH]
+                              [--focal PX | --fov DEG] [--principal-point CX CY] [--smooth S]
+                              [--export obj,ply,glb,bvh] [--overwrite]   (all options: track --help)
 """
 
 from __future__ import annotations
@@ -28,21 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override config fields, e.g. train.lr=1e-4 model.head.depth=2 data.num_workers=2")
     tr.add_argument("--device", default=None)
-    tk = sub.add_parser("track", help="detect, lift to 3D and track every person of a video (4DHumans)")
-    tk.add_argument("source", help="a video file or a folder of images (sorted by name)")
-    tk.add_argument("--out", default=None, help="output folder (default: outputs/track/<video name>)")
-    tk.add_argument("--detector", default="hog", help="hog, mediapipe or given (needs --boxes)")
-    tk.add_argument("--boxes", default=None, help="JSON file of per-frame boxes, for --detector given")
-    tk.add_argument("--checkpoint", default=None,
-                    help="HMR 2.0 weights: ours (.safetensors) or the official .ckpt (default: the shipped tiny)")
-    tk.add_argument("--pose-predictor", default="transformer", choices=["transformer", "last"])
-    tk.add_argument("--no-appearance", action="store_true", help="track without the texel-map appearance term")
-    tk.add_argument("--start", type=int, default=0, help="first frame")
-    tk.add_argument("--stop", type=int, default=None, help="stop before this frame (default: the whole video)")
-    tk.add_argument("--no-video", action="store_true", help="skip the overlay video")
-    tk.add_argument("--no-html", action="store_true", help="skip the 4D HTML viewer")
-    tk.add_argument("--device", default=None)
-    tk.add_argument("--overwrite", action="store_true", help="replace earlier results in --out")
+    from workbench.tracking.cli import add_track_arguments
+
+    add_track_arguments(sub.add_parser("track", help="detect, lift to 3D and track every person of a video "
+                                                     "(4DHumans)"))
     args = parser.parse_args(argv)
 
     if args.command == "demo":

@@ -41,8 +41,9 @@ class Intrinsics:
     @classmethod
     def from_fov(cls, image_hw, horizontal_fov_deg: float) -> "Intrinsics":
         """Square pixels and a centred principal point from the horizontal field of view (degrees)."""
-        if not 1.0 <= float(horizontal_fov_deg) <= 179.0:
-            raise ValueError(f"horizontal_fov_deg={horizontal_fov_deg}: a field of view must lie in [1, 179] degrees.")
+        if not 1.0 <= float(horizontal_fov_deg) <= 170.0:
+            raise ValueError(f"horizontal_fov_deg={horizontal_fov_deg}: a field of view must lie in [1, 170] degrees "
+                             "(what validate() accepts).")
         H, W = float(image_hw[0]), float(image_hw[1])
         f = W / 2.0 / math.tan(math.radians(horizontal_fov_deg) / 2.0)
         return cls(f, f, W / 2.0, H / 2.0)

@@ -8,11 +8,16 @@ reuse without ``overwrite=True``:
   pose, center, scale, size, img_path, img_name, class_name, conf, annotations, smpl, camera,
   camera_bbox, 3d_joints, 2d_joints, mask, extra_data}}``, per-person values in lists. A plain pickle
   (``joblib.load`` reads it too). ``appe`` is our texel map as an (M, 4) float32 array (RGB in [0, 1] and
-  visibility), not HMAR's 4096-d code;
-* ``tracks.csv`` - one row per (frame, track), :meth:`TrackingResult.table`;
+  visibility), not HMAR's 4096-d code. Translations (``camera``, ``3d_joints``...) stay in the tracker's
+  canvas camera (focal ``5000 max(H, W) / 256``) whatever intrinsics were given, as the published file;
+* ``tracks.csv`` - one row per (frame, track), :meth:`TrackingResult.table` (translations in the
+  reporting camera: the given intrinsics, else the canvas camera), plus ``floor_x, floor_z,
+  pelvis_height`` when a ground plane was fitted (:func:`tracks_table`);
 * ``PHALP_<video>.mp4`` - every frame with the tracked meshes coloured by track id (filled frames
   drawn fainter), ids and boxes;
-* ``tracks_4d.html`` - the people in 3D over time with a time slider (standalone, works offline).
+* ``tracks_4d.html`` - the people in 3D over time with a time slider (standalone, works offline),
+  on the fitted floor when there is one;
+* ``summary.json`` - counts, timings, the reporting ``camera`` and the fitted ``ground`` (or null).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from workbench.tracking.engines import frame_camera
 from workbench.tracking.pipeline import TrackedPerson, TrackingResult
 from workbench.tracking.records import record_to_phalp_dict
 
-__all__ = ["phalp_pkl", "track_color", "tracks_4d_figure", "write_outputs", "write_overlay_video"]
+__all__ = ["phalp_pkl", "track_color", "tracks_4d_figure", "tracks_table", "write_outputs", "write_overlay_video"]
 
 PER_PERSON_KEYS = ("tid", "bbox", "tracked_ids", "tracked_bbox", "tracked_time", "appe", "loca", "pose", "center",
                    "scale", "size", "conf", "annotations", "smpl", "camera", "camera_bbox", "3d_joints", "2d_joints",
@@ -73,8 +78,8 @@ def phalp_pkl(result: TrackingResult) -> dict:
     return out
 
 
-def _posed_people(people: list[TrackedPerson], body, depth_scale: float = 1.0) -> np.ndarray:
-    """(N, V, 3) vertices of tracked people in the tracker camera, translation depths times ``depth_scale``."""
+def _posed_people(people: list[TrackedPerson], body, transl: np.ndarray | None = None) -> np.ndarray:
+    """(N, V, 3) vertices of tracked people, metres: placed at ``transl`` (N, 3) (default: the tracker camera's)."""
     import torch
 
     go = torch.as_tensor(np.stack([np.asarray(p.record.smpl["global_orient"]).reshape(1, 3, 3) for p in people]),
@@ -85,7 +90,7 @@ def _posed_people(people: list[TrackedPerson], body, depth_scale: float = 1.0) -
                          dtype=torch.float32)
     with torch.no_grad():
         v = body(global_orient=go, body_pose=bp, betas=be).vertices.numpy()
-    t = np.stack([p.record.camera for p in people]) * [1.0, 1.0, depth_scale]
+    t = np.stack([p.record.camera for p in people]) if transl is None else np.asarray(transl)
     return v + t.astype(np.float32)[:, None]
 
 
@@ -157,29 +162,72 @@ def _letterbox(img: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     return out
 
 
+def _placement(result: TrackingResult, people: list[TrackedPerson], depth_scale: float | None) -> np.ndarray:
+    """(N, 3) translations of ``people`` for the 4D viewer, metres: in the reporting camera when
+    ``depth_scale`` is None, else the tracker camera with depths times ``depth_scale``."""
+    from workbench.geometry.intrinsics import retarget_translation
+    from workbench.tracking.motion import canvas_intrinsics, reporting_intrinsics
+
+    cams = np.stack([p.record.camera for p in people])
+    if depth_scale is not None:
+        return cams * [1.0, 1.0, depth_scale]
+    target = reporting_intrinsics(result)
+    return np.stack([retarget_translation(c, canvas_intrinsics(p.record.size), target) for c, p in zip(cams, people)])
+
+
+def _floor_grid(lo: np.ndarray, hi: np.ndarray, spacing: float = 1.0) -> np.ndarray:
+    """(M, 3) polyline (NaN-separated) of floor lines every ``spacing`` m over [lo, hi] (x, z), height 0."""
+    xs = np.arange(np.floor(lo[0]), np.ceil(hi[0]) + 1e-9, spacing)
+    zs = np.arange(np.floor(lo[1]), np.ceil(hi[1]) + 1e-9, spacing)
+    gap = np.full(3, np.nan)
+    lines = [q for x in xs for q in ([x, zs[0], 0.0], [x, zs[-1], 0.0], gap)]
+    lines += [q for z in zs for q in ([xs[0], z, 0.0], [xs[-1], z, 0.0], gap)]
+    return np.array(lines, np.float64)
+
+
 def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350, height: int = 650,
-                     field_of_view_deg: float | None = 55.0):
+                     field_of_view_deg: float | None = 55.0, plane=None):
     """The tracked people in 3D over time: skeletons and surface points coloured by track id, each
     track's path on the ground so far, and a time slider / play button (plotly animation frames).
 
-    Axes: x right, z depth (away from the camera), up = -y (metres, tracker camera).
+    Where people are placed:
 
-    HMR 2.0 assumes a very long lens when the intrinsics are unknown (focal ``5000 max(H, W) / 256``,
-    a 2.9 degree view), which puts people ~200 m away and spreads them over tens of metres in depth.
-    ``field_of_view_deg`` re-reads the scene for a normal lens instead: every translation's depth is
-    scaled by ``f_normal / f_hmr``, which keeps where each body's origin projects (x/z and y/z scale
-    with the focal) and its size in metres. None keeps the tracker's camera.
+    * ``result.intrinsics`` given (or a ``plane``): in the reporting camera, as in ``tracks.csv``;
+    * neither: HMR 2.0 assumes a very long lens (focal ``5000 max(H, W) / 256``, a 2.9 degree view),
+      which puts people ~200 m away and spreads them over tens of metres in depth, so
+      ``field_of_view_deg`` re-reads the scene for a normal lens: every depth is scaled by
+      ``f_normal / f_hmr``, which keeps where each body's origin projects and its size in metres.
+      None keeps the tracker's camera.
+
+    Axes: with a ``plane`` (:class:`~workbench.tracking.ground.GroundPlane`, fitted in the reporting
+    camera) the floor frame (x right, z forward, up; metres), the floor drawn as a 1 m grid, the paths
+    on it and the camera marked; else camera x, depth z and up = -y (metres).
     """
     import plotly.graph_objects as go
 
     from workbench.body.keypoints import HMR_SKELETON
+    from workbench.tracking.motion import reporting_intrinsics
 
+    if plane is not None and plane.intrinsics is not None and result.frames \
+            and plane.intrinsics != reporting_intrinsics(result):
+        raise ValueError(f"the plane was fitted in camera {plane.intrinsics}, the result reports in "
+                         f"{reporting_intrinsics(result)}; fit it on this result (fit_ground_plane(result)).")
     rng = np.random.default_rng(0)
     num_v = body.layer.v_template.shape[0]
-    k = 1.0
-    if field_of_view_deg is not None and result.frames:
-        H, W = result.frames[0].size
-        k = max(H, W) / 2 / np.tan(np.deg2rad(field_of_view_deg) / 2) / frame_camera((H, W))[0]
+    depth_scale = None
+    if result.intrinsics is None and plane is None:
+        depth_scale = 1.0
+        if field_of_view_deg is not None and result.frames:
+            H, W = result.frames[0].size
+            depth_scale = max(H, W) / 2 / np.tan(np.deg2rad(field_of_view_deg) / 2) / frame_camera((H, W))[0]
+
+    def view(p: np.ndarray) -> np.ndarray:
+        """(..., 3) camera points -> (..., 3) plotted (x, depth, up)."""
+        if plane is None:
+            return np.stack([p[..., 0], p[..., 2], -p[..., 1]], -1)
+        xz, h = plane.to_floor(p)
+        return np.concatenate([xz, h[..., None]], -1)
+
     sample = np.sort(rng.choice(num_v, size=min(points_per_person, num_v), replace=False))
     frames_idx = [f.index for f in result.frames]
     per_frame, paths, all_pts = {}, {}, []
@@ -188,18 +236,15 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
         if not people:
             per_frame[f] = None
             continue
-        verts = _posed_people(people, body, k)[:, sample]
-        joints = np.stack([p.record.joints_3d[:44] + p.record.camera * [1.0, 1.0, k] for p in people])
+        t = _placement(result, people, depth_scale)
+        verts = view(_posed_people(people, body, t)[:, sample].astype(np.float64))
+        joints = view(np.stack([p.record.joints_3d[:44] for p in people]) + t[:, None])
         per_frame[f] = (people, verts, joints)
         all_pts.append(verts.reshape(-1, 3))
         for p, j in zip(people, joints):
             paths.setdefault(p.track_id, []).append((f, j[8] if len(j) > 8 else j.mean(0)))  # 8: mid-hip
-    pts = np.concatenate(all_pts) if all_pts else np.array([[-1.0, -1.0, 2.0], [1.0, 1.0, 6.0]])
-    floor = float(np.percentile(pts[:, 1], 99.5)) if all_pts else 1.0
-
-    def view(p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return p[..., 0], p[..., 2], -p[..., 1]
-
+    pts = np.concatenate(all_pts) if all_pts else np.array([[-1.0, 2.0, -1.0], [1.0, 6.0, 1.0]])
+    floor = 0.0 if plane is not None else (float(np.percentile(pts[:, 2], 0.5)) if all_pts else -1.0)
     slots = max((len(d[0]) for d in per_frame.values() if d is not None), default=0)
 
     def traces(f):
@@ -210,33 +255,39 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
         for k in range(slots):
             if k < len(people):
                 c = f"rgb{track_color(people[k].track_id)}"
-                vx, vy, vz = view(verts[k].astype(np.float32))
+                v = verts[k].astype(np.float32).T
                 bones = np.array([q for a, b in HMR_SKELETON for q in (joints[k][a], joints[k][b], np.full(3, np.nan))])
-                lx, ly, lz = view(bones.astype(np.float32))
+                b_ = bones.astype(np.float32).T
             else:
-                c, (vx, vy, vz), (lx, ly, lz) = "grey", ([], [], []), ([], [], [])
-            out += [go.Scatter3d(x=vx, y=vy, z=vz, mode="markers", marker=dict(size=2, color=c), hoverinfo="skip"),
-                    go.Scatter3d(x=lx, y=ly, z=lz, mode="lines", line=dict(color=c, width=5), hoverinfo="skip")]
+                c, v, b_ = "grey", ([], [], []), ([], [], [])
+            out += [go.Scatter3d(x=v[0], y=v[1], z=v[2], mode="markers", marker=dict(size=2, color=c), hoverinfo="skip"),
+                    go.Scatter3d(x=b_[0], y=b_[1], z=b_[2], mode="lines", line=dict(color=c, width=5), hoverinfo="skip")]
         trail, tc = [], []
         for p in people:
-            c = f"rgb{track_color(p.track_id)}"
             hist = [q for t, q in paths[p.track_id] if t <= f]
-            trail += [np.array([q[0], floor, q[2]]) for q in hist] + [np.full(3, np.nan)]
-            tc += [c] * (len(hist) + 1)
-        tx, ty, tz = view(np.array(trail, np.float32).reshape(-1, 3))
-        if people:
-            heads = np.stack([j[:, 1].min() * np.array([0, 1, 0]) + j[0] * np.array([1, 0, 1]) for j in joints])
-            hx, hy, hz = view((heads - np.array([0, 0.15, 0])).astype(np.float32))
-        else:
-            hx, hy, hz = [], [], []
-        out += [go.Scatter3d(x=tx, y=ty, z=tz, mode="lines", line=dict(color=tc or "grey", width=3), hoverinfo="skip"),
-                go.Scatter3d(x=hx, y=hy, z=hz, mode="text", hoverinfo="skip",
+            trail += [np.array([q[0], q[1], floor]) for q in hist] + [np.full(3, np.nan)]
+            tc += [f"rgb{track_color(p.track_id)}"] * (len(hist) + 1)
+        tr = np.array(trail, np.float32).reshape(-1, 3).T
+        heads = np.array([[j[0, 0], j[0, 1], j[:, 2].max() + 0.15] for j in joints], np.float32).reshape(-1, 3).T
+        out += [go.Scatter3d(x=tr[0], y=tr[1], z=tr[2], mode="lines", line=dict(color=tc or "grey", width=3),
+                             hoverinfo="skip"),
+                go.Scatter3d(x=heads[0], y=heads[1], z=heads[2], mode="text", hoverinfo="skip",
                              text=[f"id {p.track_id}" + ("" if p.observed else " (filled)") for p in people])]
         return out
 
+    static = []  # after the animated traces, so animation frames (which replace traces by index) keep them
+    if plane is not None:
+        cam = np.array([0.0, 0.0, plane.camera_height])
+        pts = np.concatenate([pts, cam[None]])
+        grid = _floor_grid(pts[:, :2].min(0), pts[:, :2].max(0)).T
+        static = [go.Scatter3d(x=grid[0], y=grid[1], z=grid[2], mode="lines", name="floor",
+                               line=dict(color="rgb(150,150,150)", width=1), hoverinfo="skip"),
+                  go.Scatter3d(x=[0.0, 0.0], y=[0.0, 0.0], z=[0.0, cam[2]], mode="lines+markers+text", name="camera",
+                               text=["", f"camera {cam[2]:.2f} m"], line=dict(color="black", width=2),
+                               marker=dict(size=3, color="black"), hoverinfo="skip")]
     lo, hi = pts.min(0) - 0.3, pts.max(0) + 0.3
     first = frames_idx[0] if frames_idx else 0
-    fig = go.Figure(data=traces(first), frames=[go.Frame(data=traces(f), name=str(f)) for f in frames_idx])
+    fig = go.Figure(data=traces(first) + static, frames=[go.Frame(data=traces(f), name=str(f)) for f in frames_idx])
     steps = [dict(method="animate", label=str(f), args=[[str(f)], dict(mode="immediate", frame=dict(duration=0,
                                                                            redraw=True), transition=dict(duration=0))])
              for f in frames_idx]
@@ -245,12 +296,17 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
                                                               fromcurrent=True, transition=dict(duration=0))]),
         dict(label="pause", method="animate", args=[[None], dict(mode="immediate", frame=dict(duration=0))]),
     ])
+    if plane is not None:
+        note, axes = " (on the fitted floor)", ("floor x (m)", "floor z, forward (m)", "height (m)")
+    else:
+        note = (" (depths read for a {:g} deg lens)".format(field_of_view_deg)
+                if depth_scale is not None and field_of_view_deg is not None else "")
+        axes = ("x (m)", "depth (m)", "up (m)")
     fig.update_layout(
         height=height, showlegend=False, margin=dict(l=0, r=0, t=40, b=0),
-        title=f"{Path(result.source).name}: {len(result.track_ids)} tracks over {len(frames_idx)} frames"
-              + ("" if field_of_view_deg is None else f" (depths read for a {field_of_view_deg:g} deg lens)"),
-        scene=dict(xaxis=dict(range=[lo[0], hi[0]], title="x (m)"), yaxis=dict(range=[lo[2], hi[2]], title="depth (m)"),
-                   zaxis=dict(range=[-hi[1], -lo[1]], title="up (m)"), aspectmode="data",
+        title=f"{Path(result.source).name}: {len(result.track_ids)} tracks over {len(frames_idx)} frames{note}",
+        scene=dict(xaxis=dict(range=[lo[0], hi[0]], title=axes[0]), yaxis=dict(range=[lo[1], hi[1]], title=axes[1]),
+                   zaxis=dict(range=[lo[2], hi[2]], title=axes[2]), aspectmode="data",
                    camera=dict(eye=dict(x=0.0, y=-1.6, z=0.9), up=dict(x=0, y=0, z=1))),
         updatemenus=[play], sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="frame "), x=0.12,
                                           len=0.86, y=0.02)],
@@ -258,12 +314,26 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
     return fig
 
 
+def tracks_table(result: TrackingResult, plane=None):
+    """:meth:`TrackingResult.table`, plus ``floor_x, floor_z, pelvis_height`` (metres,
+    :func:`~workbench.tracking.ground.floor_trajectories`) when a ground ``plane`` is given."""
+    table = result.table()
+    if plane is None or table.empty:
+        return table
+    from workbench.tracking.ground import floor_trajectories
+
+    floor = floor_trajectories(result, plane)[["frame", "track_id", "floor_x", "floor_z", "pelvis_height"]]
+    return table.merge(floor, on=["frame", "track_id"], how="left")
+
+
 def write_outputs(result: TrackingResult, frames, out_dir: str | os.PathLike, body=None, overwrite: bool = False,
-                  video: bool = True, html: bool = True, progress: bool = False) -> dict[str, Path]:
+                  video: bool = True, html: bool = True, progress: bool = False, plane=None) -> dict[str, Path]:
     """Write the four outputs (and ``summary.json``) into ``out_dir``; returns their paths.
 
     ``frames``: the source's frames again (``FrameSource.frames()``), for the overlay video.
     ``body``: the body model to pose (default: the engine's, ``result.body``).
+    ``plane``: a fitted :class:`~workbench.tracking.ground.GroundPlane` (reporting camera): adds the
+    floor columns to ``tracks.csv``, the floor to the 4D viewer and ``ground`` to ``summary.json``.
     Refuses a folder that already holds results unless ``overwrite``.
     """
     from workbench.viz.plotly3d import save_html
@@ -283,14 +353,14 @@ def write_outputs(result: TrackingResult, frames, out_dir: str | os.PathLike, bo
     paths["pkl"].parent.mkdir(parents=True, exist_ok=True)
     with atomic_open(paths["pkl"]) as fh:
         pickle.dump(phalp_pkl(result), fh, protocol=4)
-    atomic_write_bytes(paths["table"], result.table().to_csv(index=False).encode())
+    atomic_write_bytes(paths["table"], tracks_table(result, plane).to_csv(index=False).encode())
     if video:
         write_overlay_video(result, frames, paths["video"], body, progress=progress)
     else:
         paths.pop("video")
     if html:
-        save_html(tracks_4d_figure(result, body), paths["html"], title=f"4D tracks: {name}")
+        save_html(tracks_4d_figure(result, body, plane=plane), paths["html"], title=f"4D tracks: {name}")
     else:
         paths.pop("html")
-    atomic_write_json(paths["summary"], result.summary())
+    atomic_write_json(paths["summary"], {**result.summary(), "ground": None if plane is None else plane.as_dict()})
     return paths

@@ -12,11 +12,18 @@ processed (the published demo stops at frame 1300 by default; ours only where ``
 
 After the last frame, gaps inside a track (frames where the person was not detected) are filled by
 the pose predictor (amodal completion) and flagged ``observed=False``.
+
+Cameras. The tracker always works in its canvas camera (focal ``5000 * max(H, W) / 256``, the camera
+the PHALP cost is tuned to; the PHALP pkl keeps it, as the published file does). When the user knows
+the real camera (``TrackConfig.intrinsics``), :meth:`TrackingResult.table` reports translations in it
+instead (:mod:`workbench.tracking.motion`): each body origin keeps its pixel and apparent size, and
+its depth scales with the focal length. Frames: metres, x right, y down, z forward (OpenCV).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.detect import Detections, create_detector
+from workbench.geometry.intrinsics import Intrinsics
 from workbench.tracking.engines import People, create_engine
 from workbench.tracking.lifecycle import TrackerCore
 from workbench.tracking.phalp import PHALPConfig, PHALPTracker
@@ -36,7 +44,12 @@ __all__ = ["FrameInfo", "TrackConfig", "TrackedPerson", "TrackingResult", "run_t
 
 @dataclass
 class TrackConfig:
-    """What ``track_video`` runs. ``detector``/``engine`` are registry names with their keyword arguments."""
+    """What ``track_video`` runs. ``detector``/``engine`` are registry names with their keyword arguments.
+
+    ``intrinsics``: the real camera of the frames (:class:`~workbench.geometry.intrinsics.Intrinsics`,
+    pixels of the first frame); None: HMR 2.0's default (focal ``5000 * max(H, W) / 256``). It changes
+    what is *reported* (table, ground plane, 4D viewer), not what is tracked.
+    """
 
     detector: str = "hog"
     detector_kwargs: dict = field(default_factory=dict)
@@ -48,6 +61,7 @@ class TrackConfig:
     start: int = 0
     stop: int | None = None
     step: int = 1
+    intrinsics: Intrinsics | None = None
 
 
 @dataclass
@@ -87,19 +101,27 @@ class TrackingResult:
         return sorted({p.track_id for ps in self.people.values() for p in ps})
 
     def table(self) -> pd.DataFrame:
-        """Tidy table, one row per (frame, track): box, score, translation (metres, tracker camera),
-        global orientation (axis-angle), betas and whether the person was detected in that frame."""
+        """Tidy table, one row per (frame, track): box (pixels), score, translation ``tx, ty, tz`` of the
+        body origin (metres, in the reporting camera: ``self.intrinsics`` if given, else the tracker's
+        canvas camera; see :func:`~workbench.tracking.motion.reporting_intrinsics`), global orientation
+        (axis-angle, camera frame), betas and whether the person was detected in that frame."""
         from scipy.spatial.transform import Rotation
 
+        from workbench.geometry.intrinsics import retarget_translation
+        from workbench.tracking.motion import canvas_intrinsics, reporting_intrinsics
+
+        target = reporting_intrinsics(self) if self.frames else None
+        sizes = {f.index: tuple(f.size) for f in self.frames}
         rows = []
         for f in sorted(self.people):
             for p in sorted(self.people[f], key=lambda q: q.track_id):
                 r = p.record
                 go = Rotation.from_matrix(np.asarray(r.smpl["global_orient"]).reshape(3, 3)).as_rotvec()
+                t = retarget_translation(r.camera, canvas_intrinsics(sizes.get(f, tuple(r.size))), target)
                 rows.append({
                     "frame": f, "time_s": f / self.fps, "track_id": p.track_id, "observed": p.observed,
                     "x1": r.bbox[0], "y1": r.bbox[1], "x2": r.bbox[2], "y2": r.bbox[3], "score": r.score,
-                    "tx": r.camera[0], "ty": r.camera[1], "tz": r.camera[2],
+                    "tx": t[0], "ty": t[1], "tz": t[2],
                     "go_x": go[0], "go_y": go[1], "go_z": go[2],
                     **{f"beta{k}": float(b) for k, b in enumerate(np.asarray(r.smpl["betas"]).reshape(-1))},
                 })
@@ -118,12 +140,25 @@ class TrackingResult:
             "filled_by_prediction": int(n_fill),
             "fps": len(self.frames) / total if total > 0 else float("nan"),
             **{k: round(v, 3) for k, v in self.timings.items()},
+            "camera": self.camera_summary(),
         }
+
+    def camera_summary(self) -> dict:
+        """The reporting camera: ``fx, fy, cx, cy`` (pixels), horizontal field of view (degrees) and
+        ``given`` (False: HMR 2.0's default, ``tx, ty, tz`` are then in that very long lens)."""
+        from workbench.tracking.motion import reporting_intrinsics
+
+        if not self.frames:
+            return {"given": self.intrinsics is not None}
+        k = reporting_intrinsics(self)
+        return {"fx": round(k.fx, 3), "fy": round(k.fy, 3), "cx": round(k.cx, 3), "cy": round(k.cy, 3),
+                "horizontal_fov_deg": round(k.horizontal_fov_deg(self.frames[0].size[1]), 3),
+                "given": self.intrinsics is not None}
 
 
 def run_tracking(frames, detector: Callable[[np.ndarray, int], Detections], engine, tracker: TrackerCore,
                  *, appearance: bool = True, complete_gaps: bool = True, fps: float = 30.0, source: str = "",
-                 progress: bool = True, total: int | None = None,
+                 progress: bool = True, total: int | None = None, intrinsics: Intrinsics | None = None,
                  on_frame: Callable[[int, np.ndarray, Detections, People, Any], None] | None = None) -> TrackingResult:
     """Track people through ``frames`` (an iterable of ``(index, name, (H, W, 3) uint8 RGB)``).
 
@@ -134,6 +169,8 @@ def run_tracking(frames, detector: Callable[[np.ndarray, int], Detections], engi
         appearance: sample texel maps (needs ``engine.faces``).
         complete_gaps: fill frames a confirmed track missed, between two detections, with the pose
             predictor (``tracker.pose_predictor``, last pose if none).
+        intrinsics: the real camera (pixels of the first frame), checked against the first frame before
+            it is processed; None: HMR 2.0's default. Stored in ``result.intrinsics``.
         on_frame: called after each frame with (index, frame, detections, people, FrameResult).
     Returns:
         :class:`TrackingResult`.
@@ -154,7 +191,16 @@ def run_tracking(frames, detector: Callable[[np.ndarray, int], Detections], engi
     infos: list[FrameInfo] = []
     people: dict[int, list[TrackedPerson]] = defaultdict(list)
     t_start = time.perf_counter()
+    first_hw, warned = None, False
     for index, name, frame in tqdm(frames, total=total, desc="track", disable=not progress, unit="frame"):
+        if first_hw is None:
+            first_hw = frame.shape[:2]
+            if intrinsics is not None:
+                intrinsics.validate(first_hw)
+        elif intrinsics is not None and frame.shape[:2] != first_hw and not warned:
+            warned = True
+            warnings.warn(f"frame {name} is {frame.shape[1]}x{frame.shape[0]}, the first was {first_hw[1]}x"
+                          f"{first_hw[0]}: the given intrinsics describe the first frame's size only.", stacklevel=2)
         t0 = time.perf_counter()
         dets = detector(frame, index)
         t1 = time.perf_counter()
@@ -188,7 +234,7 @@ def run_tracking(frames, detector: Callable[[np.ndarray, int], Detections], engi
         timings["completion_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - t_start
     return TrackingResult(source=source, fps=fps, frames=infos, people=dict(sorted(people.items())),
-                          timings=dict(timings), faces=faces, body=body)
+                          timings=dict(timings), faces=faces, body=body, intrinsics=intrinsics)
 
 
 def fill_gaps(people: dict[int, list[TrackedPerson]], pose_predictor=None) -> int:
@@ -268,17 +314,25 @@ def track_video(source, config: TrackConfig | None = None, *, detector=None, eng
     """Track the people in a video file, a folder of images or a list of frames.
 
     ``detector``, ``engine`` and ``tracker`` objects override the ones ``config`` names.
+    ``config.intrinsics`` is checked against the first frame before any model is loaded.
     """
     from workbench.io import open_frames
 
     cfg = config or TrackConfig()
     frames = open_frames(source, cfg.start, cfg.stop, cfg.step)
+    if cfg.intrinsics is not None:
+        reader = frames.frames()
+        first = next(reader, None)
+        reader.close()
+        if first is None:
+            raise ValueError(f"{source} yields no frames between start={cfg.start} and stop={cfg.stop}.")
+        cfg.intrinsics.validate(first[2].shape[:2])
     detector = detector or _make_detector(cfg)
     engine = engine or create_engine(cfg.engine, **cfg.engine_kwargs)
     tracker = tracker or PHALPTracker(cfg.tracker)
     result = run_tracking(frames.frames(), detector, engine, tracker, appearance=cfg.appearance,
                           complete_gaps=cfg.complete_gaps, fps=frames.fps, source=str(source if frames.path is None
                                                                                      else frames.path),
-                          progress=progress, total=len(frames) or None)
+                          progress=progress, total=len(frames) or None, intrinsics=cfg.intrinsics)
     result.config = cfg
     return result

@@ -1,5 +1,5 @@
 """Visualisation: plotly 3D figures of people, skeletons and cameras, 2D drawings and picture layouts,
-and the interactive body explorer.
+and the interactive explorers (body sliders, predictions per frame and engine, tracks over time).
 
     >>> from workbench.viz import scene_figure, body_figure, save_html, BodyExplorer   # doctest: +SKIP
     >>> people = [dict(vertices=v_cam, faces=model.faces)]                                # doctest: +SKIP
@@ -9,7 +9,7 @@ and the interactive body explorer.
     >>> image_row([draw_keypoints(rgb, uv, HMR_SKELETON), crop], labels=["photo", "crop"])  # doctest: +SKIP
 
 Frames: scenes in HMR 2.0's camera frame (m; x right, y down, z forward), single bodies in SMPL's
-body frame (y up). The explorer is imported lazily by name, so ``import workbench.viz`` does not
+body frame (y up). The explorers are imported lazily by name, so ``import workbench.viz`` does not
 import ipywidgets.
 """
 
@@ -31,6 +31,7 @@ from workbench.viz.plotly3d import (
     axes_traces,
     body_figure,
     camera_frustum_traces,
+    coordinate_frames_figure,
     frustum_corners,
     ground_plane_trace,
     keypoint_group_traces,
@@ -45,11 +46,14 @@ __all__ = [
     "PALETTE",
     "VIEWS",
     "BodyExplorer",
+    "PredictionExplorer",
+    "TrackExplorer",
     "SceneCamera",
     "ScenePerson",
     "axes_traces",
     "body_figure",
     "camera_frustum_traces",
+    "coordinate_frames_figure",
     "draw_boxes",
     "draw_keypoints",
     "frustum_corners",
@@ -72,4 +76,12 @@ def __getattr__(name: str):
         from workbench.viz.explorer import BodyExplorer
 
         return BodyExplorer
+    if name == "PredictionExplorer":
+        from workbench.viz.prediction_explorer import PredictionExplorer
+
+        return PredictionExplorer
+    if name == "TrackExplorer":
+        from workbench.viz.track_explorer import TrackExplorer
+
+        return TrackExplorer
     raise AttributeError(f"module 'workbench.viz' has no attribute {name!r}")

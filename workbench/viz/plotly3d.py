@@ -231,3 +231,39 @@ def save_html(fig: go.Figure, path: str | Path, title: str | None = None) -> Pat
         html = html.replace("<head>", f"<head><title>{escape(title)}</title>", 1)
     atomic_write_bytes(path, html.encode("utf-8"))
     return path
+
+
+def coordinate_frames_figure(intrinsics, image_wh: tuple[int, int], body_vertices: Any, faces: Any,
+                             body_origin: Any, body_rotation: Any, floor_origin: Any, floor_rotation: Any,
+                             height: int = 560) -> go.Figure:
+    """The workbench's coordinate frames in one picture, drawn in the camera frame (metres).
+
+    * camera: at the origin, x right, y down, z forward (OpenCV / HMR 2.0), with its frustum for
+      ``intrinsics`` (an :class:`~workbench.geometry.intrinsics.Intrinsics`) and image (W, H) px;
+    * body: SMPL's frame (y up, z out of the chest), at ``body_origin`` (3,) turned by ``body_rotation``
+      (3, 3) = the global orientation, with the body's ``body_vertices`` (V, 3) in the camera frame;
+    * floor: origin under the camera, axes given by the columns of ``floor_rotation`` (x, forward, up),
+      as :class:`~workbench.tracking.ground.GroundPlane` reports floor coordinates.
+    """
+    v = as_points(body_vertices, "body_vertices")
+    depth = float(np.linalg.norm(np.asarray(body_origin, np.float64))) * 1.1
+    fig = go.Figure(mesh_trace(v, faces, PALETTE[0], 0.45, "body"))
+    fig.add_traces(camera_frustum_traces((intrinsics.fx, intrinsics.fy), image_wh, depth,
+                                         (intrinsics.cx, intrinsics.cy)))
+    fig.add_traces(axes_traces(length=0.8, names=("x (right)", "y (down)", "z (forward)"), name="camera"))
+    fig.add_traces(axes_traces(body_origin, body_rotation, length=0.5, names=("x", "y (up)", "z (front)"),
+                               name="body (SMPL)"))
+    fig.add_traces(axes_traces(floor_origin, floor_rotation, length=1.0,
+                               names=("floor x", "floor forward", "up"), name="floor"))
+    o, R = np.asarray(floor_origin, np.float64), np.asarray(floor_rotation, np.float64)
+    corners = np.array([o + a * R[:, 0] + b * R[:, 1] for a, b in ((-2, 0), (2, 0), (2, depth), (-2, depth))])
+    fig.add_trace(go.Mesh3d(x=corners[:, 0], y=corners[:, 1], z=corners[:, 2], i=[0, 0], j=[1, 2], k=[2, 3],
+                            color="#bbbbbb", opacity=0.35, name="floor", hoverinfo="skip", flatshading=True))
+    pts = np.concatenate([v, corners, np.zeros((1, 3)), frustum_corners((intrinsics.fx, intrinsics.fy), image_wh,
+                                                                         depth, (intrinsics.cx, intrinsics.cy))])
+    lo, hi = _bounds(pts)
+    view_dir, up = np.array([1.0, -0.6, -0.5]), (0, -1, 0)
+    target = (lo + hi) / 2
+    fig.update_layout(scene=fixed_scene_layout(lo, hi, target, view_dir, up, framing_distance(pts, target, view_dir, up)),
+                      height=height, margin=dict(l=0, r=0, t=30, b=0), title="coordinate frames (metres)")
+    return fig

@@ -29,11 +29,13 @@ from workbench.body.keypoints import HMR_SKELETON
 from workbench.geometry.intrinsics import Intrinsics, retarget_translation
 from workbench.viz.plotly3d import PALETTE, SceneCamera, scene_figure
 
-__all__ = ["FramePrediction", "PredictionExplorer", "jpeg_bytes", "predict_frame", "targets_from_labels"]
+__all__ = ["FramePrediction", "PredictionExplorer", "jpeg_bytes", "labelled_detector", "predict_frame",
+           "targets_from_labels"]
 
 OTHER_RGB = (0.62, 0.62, 0.62)
 NONE = "(none)"
 VIEW_DEPTH = 4.0  # m, where the side and top views place the chosen person
+ZOOM_PX = 256  # side of the zoomed overlays of the chosen person
 
 
 @dataclass
@@ -94,6 +96,21 @@ def targets_from_labels(labels, source: str) -> dict[int, tuple[np.ndarray, np.n
     for frame, group in rows.groupby("frame"):
         out[max(int(frame), 0)] = (np.stack(list(group["box"])), np.stack(list(group["keypoints_44"])))
     return out
+
+
+def labelled_detector(targets: dict, fallback=None):
+    """A detector that returns the labelled boxes *with their 2D keypoints* where ``targets`` has a frame
+    (so keypoint-driven engines such as ``FitEngine`` can run there), and ``fallback(frame, index)``
+    (e.g. HOG) or nobody elsewhere. ``targets`` as :func:`targets_from_labels` returns."""
+    from workbench.detect import Detections
+
+    def detect(frame: np.ndarray, index: int):
+        if index in targets:
+            boxes, keypoints = targets[index]
+            return Detections(boxes, np.ones(len(boxes)), keypoints=keypoints)
+        return fallback(frame, index) if fallback is not None else Detections(np.zeros((0, 4)), np.zeros(0))
+
+    return detect
 
 
 def jpeg_bytes(rgb: np.ndarray, quality: int = 88) -> bytes:
@@ -167,7 +184,8 @@ class PredictionExplorer:
         self.compare_dropdown = widgets.Dropdown(options=[NONE, *names], value=NONE, description="compare")
         self.view_buttons = widgets.ToggleButtons(options=["camera", "side", "top"], description="3D view")
         self.edit_button = widgets.Button(description="edit pose and shape")
-        self.crop_image, self.overlay_image, self.compare_image = (widgets.Image(format="jpeg") for _ in range(3))
+        self.crop_image, self.overlay_image, self.zoom_image, self.compare_image = (
+            widgets.Image(format="jpeg") for _ in range(4))
         self.side_image, self.top_image = widgets.Image(format="jpeg"), widgets.Image(format="jpeg")
         self.label, self.editor_box = widgets.HTML(), widgets.Box()
         import plotly.graph_objects as go
@@ -183,7 +201,7 @@ class PredictionExplorer:
                                  self.compare_dropdown, self.view_buttons, self.edit_button])
         self.widget = widgets.VBox([
             widgets.HBox([controls, self.crop_image, self.label]),
-            widgets.HBox([self.overlay_image, self.compare_image]),
+            widgets.HBox([self.overlay_image, self.zoom_image, self.compare_image]),
             widgets.HBox([self.figure, widgets.VBox([self.side_image, self.top_image])]),
             self.editor_box])
         self.last_update_ms = float("nan")
@@ -262,8 +280,10 @@ class PredictionExplorer:
         pred = self.prediction()
         other = None if self.compare_dropdown.value == NONE else self.prediction(self.compare_dropdown.value)
         scale = min(1.0, self.display_side / max(image.shape[:2]))
-        self.overlay_image.value = jpeg_bytes(self._overlay(image, pred, person, PALETTE[0], scale))
-        self.compare_image.value = (jpeg_bytes(self._overlay(image, other, person, PALETTE[1], scale))
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+        self.overlay_image.value = jpeg_bytes(self._overlay(small, pred, person, PALETTE[0], scale))
+        self.zoom_image.value = jpeg_bytes(self._zoom(image, pred, person, PALETTE[0]))
+        self.compare_image.value = (jpeg_bytes(self._zoom(image, other, person, PALETTE[1]))
                                     if other is not None else b"")
         self.compare_image.layout.display = None if other is not None else "none"
         self._draw_crop(image, pred, person)
@@ -322,23 +342,44 @@ class PredictionExplorer:
         best = int(np.argmax(iou)) if len(iou) else -1
         return None if best < 0 or iou[best] < 0.3 else np.asarray(keypoints[best], np.float32)
 
-    def _overlay(self, image, pred: FramePrediction, person: int, color: str, scale: float) -> np.ndarray:
+    def _overlay(self, image, pred: FramePrediction, person: int, color: str, scale: float,
+                 intrinsics: Intrinsics | None = None) -> np.ndarray:
+        """Every person drawn over ``image`` (the chosen one in ``color``), its projected keypoints in
+        green and the matched targets in red. ``image`` is the frame resized by ``scale``, or any image
+        of the same camera with its own ``intrinsics`` (a zoomed crop); keypoints follow the same map."""
         from workbench.render import overlay
         from workbench.viz.draw import draw_keypoints
 
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
         if len(pred) == 0:
-            return small
+            return image
         k = pred.intrinsics
+        view = intrinsics or Intrinsics(k.fx * scale, k.fy * scale, k.cx * scale, k.cy * scale)
+        to_view = np.array([view.fx / k.fx, view.fy / k.fy]), np.array([view.cx - k.cx * view.fx / k.fx,
+                                                                         view.cy - k.cy * view.fy / k.fy])
         rgb = np.array([_hex_rgb(color) if i == person else OTHER_RGB for i in range(len(pred))])
-        out = overlay(small, list(pred.vertices), self._faces(), (k.fx * scale, k.fy * scale),
-                      (k.cx * scale, k.cy * scale), color=rgb, alpha=0.75)
-        out = draw_keypoints(out, pred.keypoints_2d[person] * scale, HMR_SKELETON, color=(40, 200, 60), radius=2)
+        out = overlay(image, list(pred.vertices), self._faces(), (view.fx, view.fy), (view.cx, view.cy), color=rgb,
+                      alpha=0.75)
+        radius = max(1, round(max(image.shape[:2]) / 150))
+        out = draw_keypoints(out, pred.keypoints_2d[person] * to_view[0] + to_view[1], HMR_SKELETON,
+                             color=(40, 200, 60), radius=radius)
         target = self._target(pred, person)
         if target is not None:
-            pts = np.where(target[:, 2:3] > 0.3, target[:, :2], np.nan) * scale
-            out = draw_keypoints(out, pts, None, color=(230, 40, 40), radius=2)
+            pts = np.where(target[:, 2:3] > 0.3, target[:, :2], np.nan) * to_view[0] + to_view[1]
+            out = draw_keypoints(out, pts, None, color=(230, 40, 40), radius=radius)
         return out
+
+    def _zoom(self, image, pred: FramePrediction, person: int, color: str, size: int = ZOOM_PX) -> np.ndarray:
+        """The chosen person's box (1.2x, square) drawn as :meth:`_overlay` at ``size`` px: the crop is a
+        camera of its own (focal and principal point scaled and shifted by the crop's affine map)."""
+        from workbench.geometry.crop import box_to_center_scale, crop_image, square_box_size
+
+        if len(pred) == 0:
+            return np.zeros((size, size, 3), np.uint8)
+        centre, size_wh = box_to_center_scale(pred.boxes[person:person + 1])
+        crop, info = crop_image(image, centre[0], 1.2 * square_box_size(size_wh)[0], size)
+        a, k = info.affine, pred.intrinsics
+        view = Intrinsics(k.fx * a[0, 0], k.fy * a[1, 1], k.cx * a[0, 0] + a[0, 2], k.cy * a[1, 1] + a[1, 2])
+        return self._overlay(np.clip(crop, 0, 255).astype(np.uint8), pred, person, color, 1.0, view)
 
     def _draw_crop(self, image, pred: FramePrediction, person: int) -> None:
         from workbench.geometry.crop import box_to_center_scale, crop_image, square_box_size

@@ -70,6 +70,10 @@ class TrackExplorer:
                              "pass the frames the result was tracked on.")
         hw = result.frames[0].size
         self.intrinsics = self._display_camera(result, hw, field_of_view_deg)
+        fitted_in = getattr(plane, "intrinsics", None)
+        if plane is not None and fitted_in is not None and fitted_in != self.intrinsics:
+            raise ValueError(f"the plane was fitted in camera {fitted_in}, but the tracks are shown in "
+                             f"{self.intrinsics}; fit it on this result (fit_ground_plane(result)).")
         self.motions = {tid: self._in_display(m) for tid, m in track_motions(result).items()}
         rng = np.random.default_rng(0)
         num_v = self.body.layer.v_template.shape[0]
@@ -226,6 +230,13 @@ class TrackExplorer:
                        go.Scatter3d(x=[], y=[], z=[], mode="markers", marker=dict(size=5, color=c, symbol="diamond"),
                                     showlegend=False, hoverinfo="skip")]
         all_t = np.concatenate([m.transl for m in self.motions.values()]) if self.motions else np.array([[0, 0, 5.0]])
+        if self.plane is not None:
+            flat = self._ground(all_t)
+            lo, hi = flat.min(0) - 1.0, flat.max(0) + 1.0
+            quad = self.plane.from_floor(np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]))
+            x, z, up = self._view(quad)
+            traces.append(go.Mesh3d(x=x, y=z, z=up, i=[0, 0], j=[1, 2], k=[2, 3], color="#bbbbbb", opacity=0.35,
+                                    name="floor (fitted)", hoverinfo="skip", flatshading=True))
         depth = float(np.percentile(all_t[:, 2], 90)) * 1.1
         H, W = self.result.frames[0].size
         k = self.intrinsics
