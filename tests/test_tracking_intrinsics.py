@@ -121,8 +121,14 @@ def test_cli_end_to_end_with_a_focal_length(tmp_path, capsys):
     assert "give one of them" in capsys.readouterr().err
     assert main(base + ["--out", str(tmp_path / "bad"), "--focal", "3"]) == 2
     assert "mm" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert main(base + ["--out", str(tmp_path / "bad"), "--smooth", "2"]) == 2
+    assert "strength" in capsys.readouterr().err
+    assert main(base + ["--out", str(tmp_path / "bad"), "--export", "fbx"]) == 2
+    assert "obj" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     out = tmp_path / "run"
-    assert main(base + ["--out", str(out), "--focal", f"{video.focal}"]) == 0
+    assert main(base + ["--out", str(out), "--focal", f"{video.focal}", "--smooth", "0.5", "--export", "bvh,glb"]) == 0
+    tracks = sorted((out / "exports").glob("track_*"))
+    assert tracks and all((t / f"{t.name}.bvh").exists() and (t / f"{t.name}.glb").exists() for t in tracks)
     printed = capsys.readouterr().out
     assert "ground plane:" in printed  # fitted, or why not: either way the run completes
     summary = json.loads((out / "summary.json").read_text())

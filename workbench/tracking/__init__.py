@@ -18,6 +18,10 @@ Each module is one concept, with pure functions and (where it helps) a slow refe
 * ``pipeline``    - frames -> detections -> 3D people -> tracks (``track_video``), gap filling
 * ``outputs``     - PHALP pkl, tidy table, overlay video, 4D plotly HTML (``write_outputs``)
 * ``synth_video`` - deterministic multi-person videos with ground truth for the benchmark
+* ``motion``      - a track as arrays over time in the reporting camera (and written back)
+* ``ground``      - the floor fitted to the tracked people's feet; floor coordinates
+* ``smoothing``   - One-Euro / Gaussian smoothing of tracks (6D rotations, translation)
+* ``ground_benchmark``, ``smoothing_benchmark`` - their measurements on the synthetic videos
 """
 
 from workbench.tracking.appearance import (
@@ -57,6 +61,16 @@ from workbench.tracking.iou_baseline import (
 from workbench.tracking.lifecycle import FrameResult, Track, TrackerConfig, TrackerCore, TrackState
 from workbench.tracking.location import LocationPrediction, predict_location, predict_location_reference
 from workbench.tracking.phalp import PHALPConfig, PHALPTracker, TrackPrediction
+from workbench.tracking.ground import (
+    GroundPlane,
+    fit_ground_plane,
+    fit_plane_to_points,
+    floor_trajectories,
+    foot_contact_points,
+    ground_plane_error,
+)
+from workbench.tracking.motion import TrackMotion, apply_motion, track_motion, track_motions
+from workbench.tracking.smoothing import SmoothConfig, smooth_motion, smooth_result
 from workbench.tracking.pipeline import TrackConfig, TrackedPerson, TrackingResult, fill_gaps, run_tracking, track_video
 from workbench.tracking.records import (
     DetectionRecord,
@@ -82,6 +96,19 @@ from workbench.tracking.synth_video import (
 )
 
 __all__ = [
+    "GroundPlane",
+    "SmoothConfig",
+    "TrackMotion",
+    "apply_motion",
+    "fit_ground_plane",
+    "fit_plane_to_points",
+    "floor_trajectories",
+    "foot_contact_points",
+    "ground_plane_error",
+    "smooth_motion",
+    "smooth_result",
+    "track_motion",
+    "track_motions",
     "Assignment",
     "BETAS",
     "BoxRecord",

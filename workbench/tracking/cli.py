@@ -39,6 +39,10 @@ def add_track_arguments(tk: argparse.ArgumentParser) -> argparse.ArgumentParser:
     tk.add_argument("--fov", type=float, default=None, metavar="DEG",
                     help="horizontal field of view in degrees, instead of --focal")
     tk.add_argument("--no-ground", action="store_true", help="do not fit the ground plane from the feet")
+    tk.add_argument("--smooth", type=float, default=0.0, metavar="S",
+                    help="smooth every track in time, strength 0 (off, default) to 1 (One-Euro, zero phase)")
+    tk.add_argument("--export", default=None, metavar="FORMATS",
+                    help="also export every track into <out>/exports: comma-separated obj,ply,glb,bvh")
     tk.add_argument("--no-video", action="store_true", help="skip the overlay video")
     tk.add_argument("--no-html", action="store_true", help="skip the 4D HTML viewer")
     tk.add_argument("--device", default=None)
@@ -120,12 +124,33 @@ def run_track(args) -> dict[str, Path]:
     cfg = TrackConfig(detector=args.detector, detector_kwargs=detector_kwargs, engine_kwargs=engine_kwargs,
                       tracker=PHALPConfig(pose_predictor=args.pose_predictor), appearance=not args.no_appearance,
                       start=args.start, stop=args.stop, intrinsics=intrinsics)
+    smooth = None
+    if getattr(args, "smooth", 0.0):
+        from workbench.tracking.smoothing import SmoothConfig
+
+        smooth = SmoothConfig(strength=args.smooth)  # checked before the work, like everything above
+    formats = None
+    if getattr(args, "export", None):
+        from workbench.export import FORMATS
+
+        formats = tuple(f.strip().lower() for f in args.export.split(",") if f.strip())
+        if not formats or set(formats) - set(FORMATS):
+            raise ValueError(f"--export {args.export!r}: give comma-separated formats from {', '.join(FORMATS)}.")
     result = track_video(source, cfg)
+    if smooth is not None:
+        from workbench.tracking.smoothing import smooth_result
+
+        result = smooth_result(result, smooth)
     plane = None if getattr(args, "no_ground", False) else _fit_ground(result)
     frames = open_frames(source, cfg.start, cfg.stop, cfg.step)
     out.mkdir(parents=True, exist_ok=True)
     paths = write_outputs(result, frames.frames(), out, overwrite=args.overwrite, video=not args.no_video,
                           html=not args.no_html, progress=True, plane=plane)
+    if formats:
+        from workbench.export import export_tracks
+
+        export_tracks(result, out / "exports", formats=formats, overwrite=args.overwrite)
+        paths["exports"] = out / "exports"
     print(json.dumps(result.summary(), indent=1))
     for kind, path in paths.items():
         print(f"{kind:>8}: {path}")
