@@ -23,7 +23,7 @@ def scene():
     video = render_video(SynthVideoConfig.tiny())
     detections = detections_by_frame(simulate_detections(video), len(video.frames))
     body = BodyModel.open_body()
-    true = Intrinsics(video.focal, video.focal, *video.principal_point)
+    true = video.intrinsics
     targets = {}
     for f, dets in detections.items():
         kps = []

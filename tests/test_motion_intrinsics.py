@@ -24,7 +24,7 @@ def tracked():
     detections = detections_by_frame(simulate_detections(video), len(video.frames))
     method = next(m for m in METHODS if m.engine == "ground_truth" and m.tracker == "phalp")
     result = run_method(video, method, detections, {})
-    result.intrinsics = Intrinsics(video.focal, video.focal, *video.principal_point)
+    result.intrinsics = video.intrinsics
     return video, detections, result
 
 

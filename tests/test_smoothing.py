@@ -150,7 +150,7 @@ def tracked():
     detections = detections_by_frame(simulate_detections(video), len(video.frames))
     engine = GroundTruthEngine(noisy_lookup(video.smpl_params, PoseNoise()), focal=video.focal)
     result = run_method(video, Method(tracker="iou", engine="ground_truth"), detections, {"ground_truth": engine})
-    result.intrinsics = Intrinsics(video.focal, video.focal, *video.principal_point)
+    result.intrinsics = video.intrinsics
     return video, detections, result
 
 

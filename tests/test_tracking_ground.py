@@ -100,7 +100,7 @@ def tracked():
     video = render_video(SynthVideoConfig.tiny(seed=5, camera_pitch_deg=12.0, camera_height=2.2))
     detections = detections_by_frame(simulate_detections(video), len(video.frames))
     result = run_method(video, Method(engine="ground_truth", terms="PLN"), detections, {})
-    result.intrinsics = Intrinsics(video.focal, video.focal, *video.principal_point)
+    result.intrinsics = video.intrinsics
     return video, result
 
 

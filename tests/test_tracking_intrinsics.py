@@ -28,7 +28,7 @@ def tiny():
 
 
 def _true_camera(video) -> Intrinsics:
-    return Intrinsics(video.focal, video.focal, *video.principal_point)
+    return video.intrinsics
 
 
 def _never(*_):

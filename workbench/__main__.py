@@ -56,13 +56,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"trained to step {result.step}; best validation: {result.best}")
     elif args.command == "track":
-        from workbench.tracking.cli import run_track
+        from workbench.tracking.cli import run_track_command
 
-        try:
-            run_track(args)
-        except (FileNotFoundError, FileExistsError, KeyError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
+        return run_track_command(args)
     return 0
 
 

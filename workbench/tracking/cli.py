@@ -157,18 +157,23 @@ def run_track(args) -> dict[str, Path]:
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m workbench.tracking.cli SOURCE [options]``: the ``track`` command on its own (exit 2 on bad input)."""
+def run_track_command(args) -> int:
+    """:func:`run_track` as a command: bad input prints what was wrong on stderr and returns exit status 2."""
     import sys
 
-    args = add_track_arguments(argparse.ArgumentParser(prog="python -m workbench.tracking.cli",
-                                                       description=__doc__.splitlines()[0])).parse_args(argv)
     try:
         run_track(args)
     except (FileNotFoundError, FileExistsError, KeyError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workbench.tracking.cli SOURCE [options]``: the ``track`` command on its own (exit 2 on bad input)."""
+    args = add_track_arguments(argparse.ArgumentParser(prog="python -m workbench.tracking.cli",
+                                                       description=__doc__.splitlines()[0])).parse_args(argv)
+    return run_track_command(args)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.geometry.intrinsics import Intrinsics
 from workbench.tracking.ground import fit_ground_plane, ground_plane_error
 
 __all__ = ["ground_benchmark", "summarise", "true_ground"]
@@ -47,7 +46,7 @@ def ground_benchmark(fast: bool | None = None, engines=None, split: str = "norma
         video = render_video(cfg)
         detections = detections_by_frame(simulate_detections(video), len(video.frames))
         normal, height = true_ground(video)
-        true_k = Intrinsics(video.focal, video.focal, *video.principal_point)
+        true_k = video.intrinsics
         cache: dict = {}
         for engine in engines:
             result = run_method(video, Method(engine=engine), detections, cache)

@@ -18,8 +18,8 @@ import numpy as np
 
 from workbench.geometry.intrinsics import Intrinsics, retarget_translation
 
-__all__ = ["TrackMotion", "apply_motion", "canvas_intrinsics", "reporting_intrinsics", "track_motion",
-           "track_motions"]
+__all__ = ["TrackMotion", "apply_motion", "canvas_intrinsics", "display_intrinsics", "reported_translations",
+           "reporting_intrinsics", "track_motion", "track_motions"]
 
 
 @dataclass
@@ -107,12 +107,35 @@ def reporting_intrinsics(result) -> Intrinsics:
     return canvas_intrinsics(result.frames[0].size)
 
 
+def display_intrinsics(result, field_of_view_deg: float | None = 55.0) -> Intrinsics:
+    """The camera to *show* a result in (3D viewers): the user's intrinsics when given; otherwise HMR
+    2.0's default lens (a 2.9° view at ~200 m) re-read as a normal lens of ``field_of_view_deg``: depth
+    scales, each body keeps its pixel and size. ``field_of_view_deg=None`` keeps the canvas camera."""
+    if getattr(result, "intrinsics", None) is not None or field_of_view_deg is None:
+        return reporting_intrinsics(result)
+    canvas = reporting_intrinsics(result)
+    lens = Intrinsics.from_fov(result.frames[0].size, field_of_view_deg)
+    return replace(canvas, fx=lens.fx, fy=lens.fy)  # the canvas's principal point: only depth changes
+
+
+def reported_translations(result, people, target: Intrinsics | None = None) -> np.ndarray:
+    """(N, 3) body-origin translations (metres) of tracked ``people`` (:class:`TrackedPerson` s of
+    ``result``), moved from the tracker's canvas camera of their frame into ``target`` (default: the
+    result's reporting camera, :func:`reporting_intrinsics`)."""
+    target = target or reporting_intrinsics(result)
+    sizes = _frame_sizes(result)
+    out = [retarget_translation(p.record.camera, canvas_intrinsics(sizes.get(p.frame, tuple(p.record.size))), target)
+           for p in people]
+    return np.array(out, np.float64).reshape(-1, 3)
+
+
 def _frame_sizes(result) -> dict[int, tuple[int, int]]:
     return {f.index: tuple(f.size) for f in result.frames}
 
 
-def track_motion(result, track_id: int) -> TrackMotion:
-    """The arrays of one track of a :class:`~workbench.tracking.pipeline.TrackingResult`.
+def track_motion(result, track_id: int, camera: Intrinsics | None = None) -> TrackMotion:
+    """The arrays of one track of a :class:`~workbench.tracking.pipeline.TrackingResult`, translations in
+    ``camera`` (default: the result's reporting camera; e.g. :func:`display_intrinsics` for a viewer).
 
     Raises:
         KeyError: ``track_id`` is not a track of ``result`` (the message lists the ids there are).
@@ -124,12 +147,7 @@ def track_motion(result, track_id: int) -> TrackMotion:
         raise KeyError(f"track {track_id} does not exist; this result has tracks {ids[:30]}"
                        f"{' ...' if len(ids) > 30 else ''}." if ids else
                        f"track {track_id} does not exist: this result has no tracks (nobody was tracked).")
-    target = reporting_intrinsics(result)
-    sizes = _frame_sizes(result)
-    transl = []
-    for p in entries:
-        size = sizes.get(p.frame, tuple(p.record.size))
-        transl.append(retarget_translation(p.record.camera, canvas_intrinsics(size), target))
+    target = camera or reporting_intrinsics(result)
     return TrackMotion(
         track_id=int(track_id),
         frames=np.array([p.frame for p in entries], dtype=np.int64),
@@ -137,16 +155,16 @@ def track_motion(result, track_id: int) -> TrackMotion:
                                 for p in entries]),
         body_pose=np.stack([np.asarray(p.record.smpl["body_pose"], np.float64).reshape(23, 3, 3) for p in entries]),
         betas=np.stack([np.asarray(p.record.smpl["betas"], np.float64).reshape(-1)[:10] for p in entries]),
-        transl=np.stack(transl),
+        transl=reported_translations(result, entries, target),
         observed=np.array([p.observed for p in entries], dtype=bool),
         fps=float(result.fps),
         intrinsics=target,
     )
 
 
-def track_motions(result, min_frames: int = 1) -> dict[int, TrackMotion]:
-    """Every track of ``result`` with at least ``min_frames`` frames, by id."""
-    out = {tid: track_motion(result, tid) for tid in result.track_ids}
+def track_motions(result, min_frames: int = 1, camera: Intrinsics | None = None) -> dict[int, TrackMotion]:
+    """Every track of ``result`` with at least ``min_frames`` frames, by id (translations in ``camera``)."""
+    out = {tid: track_motion(result, tid, camera) for tid in result.track_ids}
     return {tid: m for tid, m in out.items() if len(m) >= min_frames}
 
 

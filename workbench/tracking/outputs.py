@@ -162,19 +162,6 @@ def _letterbox(img: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _placement(result: TrackingResult, people: list[TrackedPerson], depth_scale: float | None) -> np.ndarray:
-    """(N, 3) translations of ``people`` for the 4D viewer, metres: in the reporting camera when
-    ``depth_scale`` is None, else the tracker camera with depths times ``depth_scale``."""
-    from workbench.geometry.intrinsics import retarget_translation
-    from workbench.tracking.motion import canvas_intrinsics, reporting_intrinsics
-
-    cams = np.stack([p.record.camera for p in people])
-    if depth_scale is not None:
-        return cams * [1.0, 1.0, depth_scale]
-    target = reporting_intrinsics(result)
-    return np.stack([retarget_translation(c, canvas_intrinsics(p.record.size), target) for c, p in zip(cams, people)])
-
-
 def _floor_grid(lo: np.ndarray, hi: np.ndarray, spacing: float = 1.0) -> np.ndarray:
     """(M, 3) polyline (NaN-separated) of floor lines every ``spacing`` m over [lo, hi] (x, z), height 0."""
     xs = np.arange(np.floor(lo[0]), np.ceil(hi[0]) + 1e-9, spacing)
@@ -206,7 +193,7 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
     import plotly.graph_objects as go
 
     from workbench.body.keypoints import HMR_SKELETON
-    from workbench.tracking.motion import reporting_intrinsics
+    from workbench.tracking.motion import display_intrinsics, reported_translations, reporting_intrinsics
 
     if plane is not None and plane.intrinsics is not None and result.frames \
             and plane.intrinsics != reporting_intrinsics(result):
@@ -214,12 +201,8 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
                          f"{reporting_intrinsics(result)}; fit it on this result (fit_ground_plane(result)).")
     rng = np.random.default_rng(0)
     num_v = body.layer.v_template.shape[0]
-    depth_scale = None
-    if result.intrinsics is None and plane is None:
-        depth_scale = 1.0
-        if field_of_view_deg is not None and result.frames:
-            H, W = result.frames[0].size
-            depth_scale = max(H, W) / 2 / np.tan(np.deg2rad(field_of_view_deg) / 2) / frame_camera((H, W))[0]
+    reread = result.intrinsics is None and plane is None and field_of_view_deg is not None
+    camera = display_intrinsics(result, field_of_view_deg if reread else None) if result.frames else None
 
     def view(p: np.ndarray) -> np.ndarray:
         """(..., 3) camera points -> (..., 3) plotted (x, depth, up)."""
@@ -230,13 +213,16 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
 
     sample = np.sort(rng.choice(num_v, size=min(points_per_person, num_v), replace=False))
     frames_idx = [f.index for f in result.frames]
+    tracked = [p for f in frames_idx for p in result.people.get(f, [])]
+    placed = dict(zip(((p.frame, p.track_id) for p in tracked),
+                      reported_translations(result, tracked, camera) if tracked else []))
     per_frame, paths, all_pts = {}, {}, []
     for f in frames_idx:
         people = result.people.get(f, [])
         if not people:
             per_frame[f] = None
             continue
-        t = _placement(result, people, depth_scale)
+        t = np.stack([placed[p.frame, p.track_id] for p in people])
         verts = view(_posed_people(people, body, t)[:, sample].astype(np.float64))
         joints = view(np.stack([p.record.joints_3d[:44] for p in people]) + t[:, None])
         per_frame[f] = (people, verts, joints)
@@ -299,8 +285,7 @@ def tracks_4d_figure(result: TrackingResult, body, points_per_person: int = 350,
     if plane is not None:
         note, axes = " (on the fitted floor)", ("floor x (m)", "floor z, forward (m)", "height (m)")
     else:
-        note = (" (depths read for a {:g} deg lens)".format(field_of_view_deg)
-                if depth_scale is not None and field_of_view_deg is not None else "")
+        note = " (depths read for a {:g} deg lens)".format(field_of_view_deg) if reread else ""
         axes = ("x (m)", "depth (m)", "up (m)")
     fig.update_layout(
         height=height, showlegend=False, margin=dict(l=0, r=0, t=40, b=0),

@@ -107,24 +107,20 @@ class TrackingResult:
         (axis-angle, camera frame), betas and whether the person was detected in that frame."""
         from scipy.spatial.transform import Rotation
 
-        from workbench.geometry.intrinsics import retarget_translation
-        from workbench.tracking.motion import canvas_intrinsics, reporting_intrinsics
+        from workbench.tracking.motion import reported_translations
 
-        target = reporting_intrinsics(self) if self.frames else None
-        sizes = {f.index: tuple(f.size) for f in self.frames}
+        entries = [p for f in sorted(self.people) for p in sorted(self.people[f], key=lambda q: q.track_id)]
         rows = []
-        for f in sorted(self.people):
-            for p in sorted(self.people[f], key=lambda q: q.track_id):
-                r = p.record
-                go = Rotation.from_matrix(np.asarray(r.smpl["global_orient"]).reshape(3, 3)).as_rotvec()
-                t = retarget_translation(r.camera, canvas_intrinsics(sizes.get(f, tuple(r.size))), target)
-                rows.append({
-                    "frame": f, "time_s": f / self.fps, "track_id": p.track_id, "observed": p.observed,
-                    "x1": r.bbox[0], "y1": r.bbox[1], "x2": r.bbox[2], "y2": r.bbox[3], "score": r.score,
-                    "tx": t[0], "ty": t[1], "tz": t[2],
-                    "go_x": go[0], "go_y": go[1], "go_z": go[2],
-                    **{f"beta{k}": float(b) for k, b in enumerate(np.asarray(r.smpl["betas"]).reshape(-1))},
-                })
+        for p, t in zip(entries, reported_translations(self, entries) if entries else []):
+            r, f = p.record, p.frame
+            go = Rotation.from_matrix(np.asarray(r.smpl["global_orient"]).reshape(3, 3)).as_rotvec()
+            rows.append({
+                "frame": f, "time_s": f / self.fps, "track_id": p.track_id, "observed": p.observed,
+                "x1": r.bbox[0], "y1": r.bbox[1], "x2": r.bbox[2], "y2": r.bbox[3], "score": r.score,
+                "tx": t[0], "ty": t[1], "tz": t[2],
+                "go_x": go[0], "go_y": go[1], "go_z": go[2],
+                **{f"beta{k}": float(b) for k, b in enumerate(np.asarray(r.smpl["betas"]).reshape(-1))},
+            })
         cols = ["frame", "time_s", "track_id", "observed", "x1", "y1", "x2", "y2", "score", "tx", "ty", "tz"]
         return pd.DataFrame(rows, columns=None if rows else cols)
 

@@ -28,7 +28,6 @@ import pandas as pd
 
 from workbench.config import fast_mode
 from workbench.evaluate.motion_metrics import acceleration_error, jitter, mpjpe, root_error
-from workbench.geometry.intrinsics import Intrinsics
 from workbench.tracking.engines import GroundTruthEngine
 from workbench.tracking.smoothing import METHODS, SmoothConfig, smooth_motion
 
@@ -225,7 +224,7 @@ def smoothing_benchmark(engines=ENGINES, strengths=STRENGTHS, methods=METHODS, c
             pose_engine = hmr2 if engine == "hmr2" else GroundTruthEngine(lookup, focal=video.focal)
             key = "hmr2" if engine == "hmr2" else "ground_truth"
             result = run_method(video, Method(engine=key), detections, {key: pose_engine})
-            result.intrinsics = Intrinsics(video.focal, video.focal, *video.principal_point)
+            result.intrinsics = video.intrinsics
             rows += _evaluate_video(video, detections, result, engine, settings, result.body)
     table = pd.DataFrame(rows)
     return table if per_track else _summarise(table)

@@ -365,6 +365,13 @@ class SynthVideo:
         H, W = self.config.image_size
         return (W / 2.0, H / 2.0)
 
+    @property
+    def intrinsics(self):
+        """The video's true camera, an :class:`~workbench.geometry.intrinsics.Intrinsics`."""
+        from workbench.geometry.intrinsics import Intrinsics
+
+        return Intrinsics(self.focal, self.focal, *self.principal_point)
+
     def smpl_params(self, frame: int, person_id: int) -> dict | None:
         """SMPL parameters of one person in one frame (``person_id`` 1-based; None for -1 / unknown).
 

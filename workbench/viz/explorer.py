@@ -28,6 +28,7 @@ from workbench.body.keypoints import NUM_HMR_JOINTS, NUM_SMPL_JOINTS, SMPL_JOINT
 from workbench.geometry.rotations import axis_angle_to_rotmat, rotmat_to_axis_angle
 from workbench.runtime import torch_threads
 from workbench.viz.plotly3d import PALETTE, body_figure, bone_polyline, default_bones
+from workbench.viz.traces import hex_to_rgb
 
 BETA_RANGE = 3.0  # slider half-range; the shape space is roughly unit-Gaussian per component
 JOINT_COLOR, SELECTED_COLOR = "#333333", "#d62728"
@@ -298,7 +299,7 @@ class BodyExplorer:
         sx, sy = self._display_scale
         k = self.intrinsics
         rgb = overlay(self._display, vertices_cam, self.faces, (k.fx * sx, k.fy * sy), (k.cx * sx, k.cy * sy),
-                      color=_hex_to_rgb(PALETTE[0]), alpha=0.8)
+                      color=hex_to_rgb(PALETTE[0]), alpha=0.8)
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         r = max(2, round(max(Hd, Wd) / 160))
         projected = self._keypoints_2d * self._display_scale
@@ -361,8 +362,3 @@ def _px(p: np.ndarray) -> tuple[int, int]:
     """Display px (float) to an OpenCV point; clipped so far-off keypoints cannot overflow int."""
     x, y = np.clip(np.nan_to_num(p, nan=-1e5), -1e5, 1e5)
     return int(round(float(x))), int(round(float(y)))
-
-
-def _hex_to_rgb(color: str) -> tuple[float, float, float]:
-    """'#rrggbb' -> RGB floats in [0, 1], so the overlay uses the 3D view's colour."""
-    return tuple(int(color[i:i + 2], 16) / 255.0 for i in (1, 3, 5))

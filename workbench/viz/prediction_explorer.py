@@ -27,7 +27,9 @@ import numpy as np
 
 from workbench.body.keypoints import HMR_SKELETON
 from workbench.geometry.intrinsics import Intrinsics, retarget_translation
+from workbench.tracking.iou_baseline import box_iou
 from workbench.viz.plotly3d import PALETTE, SceneCamera, scene_figure
+from workbench.viz.traces import hex_to_rgb
 
 __all__ = ["FramePrediction", "PredictionExplorer", "jpeg_bytes", "labelled_detector", "predict_frame",
            "targets_from_labels"]
@@ -116,15 +118,6 @@ def labelled_detector(targets: dict, fallback=None):
 def jpeg_bytes(rgb: np.ndarray, quality: int = 88) -> bytes:
     """(H, W, 3) uint8 RGB -> JPEG bytes for an ``ipywidgets.Image`` (much smaller than PNG per update)."""
     return cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
-
-
-def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(4,) box against (M, 4) boxes -> (M,) IoU."""
-    x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
-    x2, y2 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda r: (r[..., 2] - r[..., 0]) * (r[..., 3] - r[..., 1])  # noqa: E731
-    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
 
 
 def _frames_of(frames) -> tuple[Callable[[int], np.ndarray], int]:
@@ -338,7 +331,7 @@ class PredictionExplorer:
         if found is None or len(pred) == 0:
             return None
         boxes, keypoints = found
-        iou = _box_iou(pred.boxes[person], np.asarray(boxes, np.float64).reshape(-1, 4))
+        iou = box_iou(pred.boxes[person], boxes)[0]
         best = int(np.argmax(iou)) if len(iou) else -1
         return None if best < 0 or iou[best] < 0.3 else np.asarray(keypoints[best], np.float32)
 
@@ -356,7 +349,7 @@ class PredictionExplorer:
         view = intrinsics or Intrinsics(k.fx * scale, k.fy * scale, k.cx * scale, k.cy * scale)
         to_view = np.array([view.fx / k.fx, view.fy / k.fy]), np.array([view.cx - k.cx * view.fx / k.fx,
                                                                          view.cy - k.cy * view.fy / k.fy])
-        rgb = np.array([_hex_rgb(color) if i == person else OTHER_RGB for i in range(len(pred))])
+        rgb = np.array([hex_to_rgb(color) if i == person else OTHER_RGB for i in range(len(pred))])
         out = overlay(image, list(pred.vertices), self._faces(), (view.fx, view.fy), (view.cx, view.cy), color=rgb,
                       alpha=0.75)
         radius = max(1, round(max(image.shape[:2]) / 150))
@@ -403,11 +396,11 @@ class PredictionExplorer:
         centre = pred.vertices[person].mean(0)
         shift = np.array([0.0, 0.0, VIEW_DEPTH], np.float32) - centre
         meshes = [(pred.vertices[person] + shift, self._faces())]
-        colors = [_hex_rgb(PALETTE[0])]
+        colors = [hex_to_rgb(PALETTE[0])]
         if other is not None and len(other):
             meshes.append((other.vertices[person] - other.vertices[person].mean(0) + [0.0, 0.0, VIEW_DEPTH],
                            self._faces()))
-            colors.append(_hex_rgb(PALETTE[1]))
+            colors.append(hex_to_rgb(PALETTE[1]))
         focal = 0.8 * size[0] * VIEW_DEPTH / 2.0
         args = dict(image_size=size, focal=focal, colors=np.array(colors))
         self.side_image.value = jpeg_bytes(side_view(meshes, **args).rgb)
@@ -458,7 +451,3 @@ class PredictionExplorer:
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
-
-
-def _hex_rgb(color: str) -> tuple[float, float, float]:
-    return tuple(int(color[i:i + 2], 16) / 255.0 for i in (1, 3, 5))

@@ -111,6 +111,11 @@ def mesh_trace(vertices: Any, faces: Any, color: str = PALETTE[0], opacity: floa
     )
 
 
+def hex_to_rgb(color: str) -> tuple[float, float, float]:
+    """'#rrggbb' -> RGB floats in [0, 1], so a 2D render uses a 3D view's colour."""
+    return tuple(int(color[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
+
+
 def vertex_rgb_strings(colors: Any, count: int) -> np.ndarray:
     """(V,) ``"rgb(r,g,b)"`` strings, the form plotly's ``vertexcolor`` takes, from (V, 3) RGB.
 

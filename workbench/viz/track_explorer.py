@@ -17,12 +17,10 @@ it and positions are reported in floor metres; otherwise the floor is a level pl
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import numpy as np
 
-from workbench.geometry.intrinsics import Intrinsics, retarget_translation
 from workbench.viz.prediction_explorer import _frames_of, jpeg_bytes
 from workbench.viz.traces import camera_frustum_traces
 
@@ -56,7 +54,7 @@ class TrackExplorer:
         import ipywidgets as widgets
         import plotly.graph_objects as go
 
-        from workbench.tracking.motion import track_motions
+        from workbench.tracking.motion import display_intrinsics, track_motions
 
         self.result, self.body, self.plane = result, body if body is not None else result.body, plane
         if self.body is None:
@@ -68,13 +66,12 @@ class TrackExplorer:
         if max(self.frame_indices) >= n:
             raise ValueError(f"the result covers frame {max(self.frame_indices)} but only {n} frames were given; "
                              "pass the frames the result was tracked on.")
-        hw = result.frames[0].size
-        self.intrinsics = self._display_camera(result, hw, field_of_view_deg)
+        self.intrinsics = display_intrinsics(result, field_of_view_deg)
         fitted_in = getattr(plane, "intrinsics", None)
         if plane is not None and fitted_in is not None and fitted_in != self.intrinsics:
             raise ValueError(f"the plane was fitted in camera {fitted_in}, but the tracks are shown in "
                              f"{self.intrinsics}; fit it on this result (fit_ground_plane(result)).")
-        self.motions = {tid: self._in_display(m) for tid, m in track_motions(result).items()}
+        self.motions = track_motions(result, camera=self.intrinsics)
         rng = np.random.default_rng(0)
         num_v = self.body.layer.v_template.shape[0]
         self._sample = np.sort(rng.choice(num_v, size=min(points_per_person, num_v), replace=False))
@@ -104,7 +101,7 @@ class TrackExplorer:
         self.widget = widgets.VBox([widgets.HBox([self.play, self.time_slider, self.track_dropdown]),
                                     widgets.HBox([self.frame_image, self.label]),
                                     widgets.HBox([self.figure, self.map])])
-        self.last_update_ms = float("nan")
+        self.last_update_ms, self._quiet = float("nan"), False
         self.update()
 
     # ------------------------------------------------------------------ programmatic API
@@ -146,7 +143,7 @@ class TrackExplorer:
 
     def update(self) -> float:
         """Redraw for the current time and track; returns the latency in ms."""
-        if getattr(self, "_quiet", False):
+        if self._quiet:  # select() moves several widgets, then redraws once
             return float("nan")
         start = time.perf_counter()
         frame = self.frame_indices[self.time_slider.value]
@@ -175,21 +172,6 @@ class TrackExplorer:
         return self.last_update_ms
 
     # ------------------------------------------------------------------ internals
-    @staticmethod
-    def _display_camera(result, hw, fov) -> Intrinsics:
-        from workbench.tracking.motion import reporting_intrinsics
-
-        given = reporting_intrinsics(result)
-        if getattr(result, "intrinsics", None) is not None or fov is None:
-            return given
-        return Intrinsics.from_fov(hw, fov)
-
-    def _in_display(self, motion):
-        if motion.intrinsics == self.intrinsics:
-            return motion
-        return dataclasses.replace(motion, transl=retarget_translation(motion.transl, motion.intrinsics,
-                                                                       self.intrinsics), intrinsics=self.intrinsics)
-
     def _level_floor(self) -> float:
         """Camera-frame y (m, down) of a level floor under the feet: the 99.5th percentile of all points."""
         pts = [p.reshape(-1, 3) for p in self._points.values()]
