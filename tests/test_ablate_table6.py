@@ -16,6 +16,9 @@ def test_table6_variants_change_only_what_they_test():
     assert (v["B2"].model.backbone.type, v["B2"].model.head.type) == ("vit", "mlp_ief")
     assert v["HMR 2.0"].model == base.model and v["HMR 2.0"].data == base.data
     assert v["D1 (less data)"].data.num_train == 16 and v["D1 (less data)"].model == base.model
+    p2 = table6_variants(base, less_data=16, pretrained="runs/p2/backbone.safetensors")["P2 (heat-map pretrained)"]
+    assert p2.train.init_backbone == "runs/p2/backbone.safetensors" and v["HMR 2.0"].train.init_backbone is None
+    assert p2.model == base.model and p2.data == base.data
 
 
 def test_seeded_ablation_table_and_no_overwrite(tmp_path):

@@ -118,3 +118,34 @@ def test_torchrun_with_gloo_on_two_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = pd.read_csv(tmp_path / "ddp" / "log.csv")
     assert log.step.max() == 2 and (tmp_path / "ddp" / STATE).exists()
+
+
+def test_init_weights_and_frozen_backbone(tmp_path):
+    """Stage 2 of a recipe starts from stage 1's weights; a frozen backbone keeps them while the head trains."""
+    from safetensors.torch import load_file
+
+    cfg = micro_config()
+    train(cfg, tmp_path / "a", steps=3, progress=False)
+    start = load_file(tmp_path / "a" / "best.safetensors")
+    frozen = micro_config()
+    frozen.train.init_weights = str(tmp_path / "a" / "best.safetensors")
+    frozen.train.freeze_backbone = True
+    train(frozen, tmp_path / "b", steps=3, progress=False)
+    after = torch.load(tmp_path / "b" / STATE, weights_only=True)["model"]
+    backbone = [k for k in start if k.startswith("backbone.")]
+    head = [k for k in start if k.startswith("smpl_head.") and after[k].is_floating_point()]
+    assert backbone and all(torch.equal(after[k], start[k]) for k in backbone)
+    assert any(not torch.equal(after[k], start[k]) for k in head)
+
+
+def test_init_weights_of_another_architecture_is_refused(tmp_path):
+    cfg = micro_config()
+    train(cfg, tmp_path / "a", steps=1, progress=False)
+    other = micro_config()
+    other.model.head.dim = 48
+    other.train.init_weights = str(tmp_path / "a" / "best.safetensors")
+    with pytest.raises(ValueError, match="same architecture"):
+        train(other, tmp_path / "b", steps=1, progress=False)
+    other.train.init_weights = str(tmp_path / "missing.safetensors")
+    with pytest.raises(FileNotFoundError, match="init_weights"):
+        train(other, tmp_path / "c", steps=1, progress=False)

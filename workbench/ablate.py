@@ -138,7 +138,7 @@ def compare_runs(configs: dict[str, Config], steps: int, out_root: str | Path, *
 
 
 # ------------------------------------------------------------------ Table 6: variants x seeds, on SynthBench
-def table6_variants(base: Config, less_data: int = 2_000) -> dict[str, Config]:
+def table6_variants(base: Config, less_data: int = 2_000, pretrained: str | Path | None = None) -> dict[str, Config]:
     """The paper's Table 6 questions as config variants of ``base`` (every variant a few fields changed).
 
     * ``B1``: ResNet-50 + MLP head with IEF (HMR/SPIN); ``B2``: ViT + MLP head with IEF;
@@ -146,7 +146,10 @@ def table6_variants(base: Config, less_data: int = 2_000) -> dict[str, Config]:
     * ``D1 (less data)``: ``base`` trained on only ``less_data`` distinct crops (the generator cycles over
       them), against ``HMR 2.0``'s ``base.data.num_train`` distinct crops (D2 in the paper's spirit).
 
-    P1 vs P2 (random vs pose-pretrained backbone) needs a pretrained backbone: pass its config yourself.
+    * ``P2 (heat-map pretrained)``, when ``pretrained`` names a ViTPose-layout backbone file (ours:
+      ``assets/checkpoints/vit_tiny_heatmaps.safetensors``, made by ``python -m workbench pretrain``):
+      ``base`` started from it, against ``HMR 2.0`` started from random weights (P1). ``base`` itself
+      should then start from random weights (``base.train.init_backbone = None``).
     """
     import copy
 
@@ -160,6 +163,10 @@ def table6_variants(base: Config, less_data: int = 2_000) -> dict[str, Config]:
     small = copy.deepcopy(base)
     small.data.num_train = min(int(less_data), base.data.num_train)
     out["D1 (less data)"] = small
+    if pretrained is not None:
+        p2 = copy.deepcopy(base)
+        p2.train.init_backbone = str(pretrained)
+        out["P2 (heat-map pretrained)"] = p2
     return out
 
 

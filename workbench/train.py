@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
 import time
@@ -83,6 +84,16 @@ def _step_seed(seed: int, step: int, rank: int) -> int:
     return (seed * 1_000_003 + step * 101 + rank) % (2**63)
 
 
+def lr_factor(step: int, warmup: int, total: int, cosine: bool = True) -> float:
+    """Multiplier of the base lr at 0-based ``step``: linear warm-up over ``warmup`` steps, then
+    cosine decay to 0 at ``total`` (or constant when ``cosine`` is False)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if not cosine:
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+
 def to_device(batch, device):
     if isinstance(batch, dict):
         return {k: to_device(v, device) for k, v in batch.items()}
@@ -108,6 +119,46 @@ def evaluate(model: torch.nn.Module, data: Dataset, batch_size: int = 32, device
             per_batch.append({k: v.cpu() for k, v in pose_metrics(model(batch["img"]), batch).items()})
     model.train(was_training)
     return summarize(per_batch)
+
+
+def load_backbone_init(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Fill ``model.backbone`` from a ViTPose-layout file (``backbone.*`` / ``keypoint_head.*`` keys)."""
+    from workbench.models import load_vitpose_backbone
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"train.init_backbone {str(path)!r} does not exist; pre-train one with "
+                                "`python -m workbench pretrain --preset tiny --out runs/p2` or set it to null.")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    load_vitpose_backbone(model.backbone, state, source=str(path))
+
+
+def load_weights_init(model: torch.nn.Module, path: str | os.PathLike) -> None:
+    """Fill ``model`` from one of our checkpoints (``save_checkpoint``), checking every tensor's shape."""
+    from safetensors.torch import load_file
+
+    from workbench.models.state import diff_state_dict
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"train.init_weights {str(path)!r} does not exist; point it at a run's "
+                                "best.safetensors (or assets/checkpoints/hmr2_tiny.safetensors) or set it to null.")
+    weights = load_file(path)
+    diff_state_dict(model.state_dict(), weights).raise_if_any(
+        str(path), "Was it trained with another preset? Start from a checkpoint of the same architecture.")
+    model.load_state_dict(weights, strict=True)
+
+
+def _set_modes(model: torch.nn.Module, tc) -> None:
+    """Training mode, except a frozen backbone, which stays in eval mode (no drop-path, fixed BatchNorm)."""
+    model.train()
+    if tc.freeze_backbone:
+        model.backbone.eval()
 
 
 def _save_state(path: Path, step: int, model, optimizer, disc_optimizer, best: dict) -> None:
@@ -163,7 +214,14 @@ def train(cfg: Config, out_dir: str | Path, *, steps: int | None = None, resume:
         dist.barrier()
 
     torch.manual_seed(tc.seed)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    if tc.init_weights and not resuming:
+        load_weights_init(model, tc.init_weights)
+    if tc.init_backbone and not resuming:
+        load_backbone_init(model, tc.init_backbone)
+    if tc.freeze_backbone:
+        model.backbone.requires_grad_(False)
+    model = model.to(device)
     disc = getattr(model, "discriminator", None)
     disc_params = set(disc.parameters()) if disc is not None else set()
     gen_params = [p for p in model.parameters() if p.requires_grad and p not in disc_params]
@@ -208,11 +266,14 @@ def train(cfg: Config, out_dir: str | Path, *, steps: int | None = None, resume:
             atomic_write_bytes(out_dir / LOG, pd.DataFrame(rows).to_csv(index=False).encode())
 
     bar = tqdm(total=stop, initial=start, desc="train", disable=not progress or rank != 0, dynamic_ncols=True)
-    model.train()
+    _set_modes(model, tc)
     t_last, n_seen = time.perf_counter(), 0
     for step, batch in enumerate(loader, start=start + 1):
         g = torch.Generator().manual_seed(_step_seed(tc.seed, step, rank))
         torch.manual_seed(_step_seed(tc.seed, step, rank))  # drop-path / dropout draws of this step
+        if tc.warmup_steps or tc.cosine_decay:
+            for group in optimizer.param_groups:
+                group["lr"] = tc.lr * lr_factor(step - 1, tc.warmup_steps, tc.max_steps, tc.cosine_decay)
         batch = to_device(batch, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             output = gen_model(batch["img"])
@@ -242,7 +303,8 @@ def train(cfg: Config, out_dir: str | Path, *, steps: int | None = None, resume:
         bar.update(1)
         if step % tc.log_every == 0 or step == stop:
             now = time.perf_counter()
-            row = {"step": step, "kind": "train", **terms, "img_per_s": n_seen / (now - t_last)}
+            row = {"step": step, "kind": "train", **terms, "lr": optimizer.param_groups[0]["lr"],
+                   "img_per_s": n_seen / (now - t_last)}
             t_last, n_seen = now, 0
             rows.append(row)
             bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items() if k in ("total", "keypoints_3d", "keypoints_2d")})
@@ -250,6 +312,7 @@ def train(cfg: Config, out_dir: str | Path, *, steps: int | None = None, resume:
                 on_log(row)
         if rank == 0 and (step % tc.val_every == 0 or step == stop):
             metrics = evaluate(model, val_data, device=device)
+            _set_modes(model, tc)
             rows.append({"step": step, "kind": "val", **metrics})
             if on_log:
                 on_log(rows[-1])

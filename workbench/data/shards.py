@@ -133,9 +133,11 @@ class ShardDataset(torch.utils.data.Dataset):
         augment: a :class:`~workbench.config.DataConfig` to apply HMR 2.0's augmentation in image
             space on top (see :func:`workbench.data.augment.augment_crop`), or None.
         seed: seed of the augmentation draws (sample i, epoch e are deterministic).
+        cache_shards: shards kept in memory (~30 MB each as JPEG); training draws samples in a random
+            order, so fewer than the number of shards means re-reading a shard for most samples.
     """
 
-    def __init__(self, root, augment=None, seed: int = 0) -> None:
+    def __init__(self, root, augment=None, seed: int = 0, cache_shards: int = 64) -> None:
         self.root = Path(root)
         index_path = self.root / INDEX
         if not index_path.exists():
@@ -144,7 +146,8 @@ class ShardDataset(torch.utils.data.Dataset):
         self.shards, self.settings = index["shards"], index["settings"]
         self.starts = np.cumsum([0] + index["sizes"])
         self.augment, self.seed, self.epoch = augment, seed, 0
-        self._cache: tuple[int, dict] | None = None
+        self.cache_shards = max(1, int(cache_shards))
+        self._cache: dict[int, dict] = {}
 
     def __len__(self) -> int:
         return int(self.starts[-1])
@@ -154,10 +157,12 @@ class ShardDataset(torch.utils.data.Dataset):
         self.epoch = int(epoch)
 
     def _shard(self, k: int) -> dict:
-        if self._cache is None or self._cache[0] != k:
+        if k not in self._cache:
+            if len(self._cache) >= self.cache_shards:
+                self._cache.pop(next(iter(self._cache)))  # oldest first
             with np.load(self.root / self.shards[k], allow_pickle=False) as npz:
-                self._cache = (k, {key: npz[key] for key in npz.files})
-        return self._cache[1]
+                self._cache[k] = {key: npz[key] for key in npz.files}
+        return self._cache[k]
 
     def raw(self, i: int) -> dict:
         """Sample i as stored: uint8 ``image`` (256, 256, 3) and numpy labels."""
