@@ -43,6 +43,9 @@ def test_splits_have_their_character(body):
     assert all(m["truncation_fraction"] == 0 and m["occluded_fraction"] == 0 for m in meta["standard"])
     assert max(m["truncation_fraction"] for m in meta["truncation"]) > 0.1
     assert np.mean([m["occluded_fraction"] for m in meta["occlusion"]]) > 0
+    assert scenes["heavy_occlusion"].min_occluders >= 2 and scenes["heavy_occlusion"].max_occluders >= 4
+    assert (np.mean([m["occluded_fraction"] for m in meta["heavy_occlusion"]])
+            > np.mean([m["occluded_fraction"] for m in meta["occlusion"]]))
     assert all(m["tilt_deg"] < 60 for m in meta["standard"])  # upright everyday poses
 
 

@@ -196,7 +196,7 @@ def _occluder_shape(rng, kind: int, cx: float, cy: float, w: float, h: float, si
 
 
 def draw_occluders(rng: np.random.Generator, image: np.ndarray, person_box: np.ndarray,
-                   max_count: int = 2) -> np.ndarray:
+                   max_count: int = 2, min_count: int = 1) -> np.ndarray:
     """Draw random shapes in front of the person, in place: rectangles, rotated boxes, ellipses, poles,
     filled with a flat colour or a procedural texture.
 
@@ -204,7 +204,7 @@ def draw_occluders(rng: np.random.Generator, image: np.ndarray, person_box: np.n
         rng: numpy Generator.
         image: (S, S, 3) uint8, modified in place.
         person_box: (4,) ``(x1, y1, x2, y2)`` of the person in pixels; occluders overlap it.
-        max_count: at most this many shapes.
+        max_count, min_count: the number of shapes is uniform in ``min_count..max_count``.
 
     Returns:
         (S, S) bool mask of the occluded pixels.
@@ -213,7 +213,7 @@ def draw_occluders(rng: np.random.Generator, image: np.ndarray, person_box: np.n
     mask = np.zeros((size, size), np.uint8)
     x1, y1, x2, y2 = person_box
     w, h = max(x2 - x1, 8.0), max(y2 - y1, 8.0)
-    for _ in range(rng.integers(1, max_count + 1)):
+    for _ in range(rng.integers(min_count, max_count + 1)):
         draw = _occluder_shape(rng, int(rng.integers(4)), rng.uniform(x1, x2), rng.uniform(y1, y2), w, h, size)
         if rng.random() < 0.5:  # flat colour: straight into the image
             draw(image, _random_colour(rng)[0].tolist())

@@ -64,7 +64,8 @@ class SceneConfig:
         fill: range of the body's larger silhouette side over the box side.
         centre_jitter: body centre offset from the box centre, fraction of the box side.
         truncation_prob, truncation: share of boxes hanging over a photo edge, and by how much.
-        occluder_prob: share of crops with 1-2 occluders in front of the person.
+        occluder_prob: share of crops with occluders in front of the person.
+        min_occluders, max_occluders: an occluded crop has this many occluders (uniform).
         background_weights: probabilities of ``backgrounds.KINDS``.
         noise_std: range of additive pixel noise (0..255 scale).
         motion_blur_prob: share of crops with a short linear motion blur.
@@ -83,6 +84,8 @@ class SceneConfig:
     truncation_prob: float = 0.2
     truncation: tuple[float, float] = (0.1, 0.5)
     occluder_prob: float = 0.3
+    min_occluders: int = 1
+    max_occluders: int = 2
     background_weights: tuple = DEFAULT_WEIGHTS
     noise_std: tuple[float, float] = (0.0, 6.0)
     motion_blur_prob: float = 0.1
@@ -277,7 +280,8 @@ class SynthHumans(torch.utils.data.Dataset):
         occluded_fraction = 0.0
         if s.occluded and mask.any():
             rows, cols = np.nonzero(mask)
-            occ = draw_occluders(rng, image, np.array([cols.min(), rows.min(), cols.max(), rows.max()], float))
+            occ = draw_occluders(rng, image, np.array([cols.min(), rows.min(), cols.max(), rows.max()], float),
+                                 max_count=self.scene_config.max_occluders, min_count=self.scene_config.min_occluders)
             occluded_fraction = float((occ & mask).sum() / mask.sum())
             ij = np.clip(np.floor(pix).astype(int), 0, size - 1)
             visible &= ~occ[ij[:, 1], ij[:, 0]]

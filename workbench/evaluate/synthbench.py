@@ -1,4 +1,4 @@
-"""SynthBench-Img: a fixed synthetic evaluation benchmark with four splits, rendered by SynthHumans.
+"""SynthBench-Img: a fixed synthetic evaluation benchmark with five splits, rendered by SynthHumans.
 
 HMR 2.0 is judged on real sets we cannot ship; SynthBench asks the same questions of synthetic
 crops whose 3D ground truth is exact. Each split is a :class:`~workbench.data.synth.SceneConfig`
@@ -10,7 +10,10 @@ and a seed of its own (disjoint from training and validation streams), with no a
   random joint blends), strong camera roll and 35 % arbitrary orientations (upside-down included);
 * ``truncation`` -- bodies cut by the crop: boxes hanging over the photo's edge (60 %) and boxes
   tighter than the body (silhouette 0.85-1.4 x the box side);
-* ``occlusion`` -- every crop has 1-2 occluders drawn over the person.
+* ``occlusion`` -- every crop has 1-2 occluders drawn over the person (they hide 15 % of the
+  silhouette on average, measured on the first 200 crops);
+* ``heavy_occlusion`` -- every crop has 2-5 occluders (32 % of the silhouette hidden on average, 30 %
+  of the keypoints labelled invisible). Per crop: ``meta["occluded_fraction"]``.
 
 Sample ``i`` of a split is a pure function of (split, i): the benchmark is the same on every
 machine. Crops go through a JPEG round trip (quality 95) whether rendered on the fly or read from
@@ -73,6 +76,9 @@ BENCH_SPLITS: dict[str, BenchSplit] = {
                              scene={"truncation_prob": 0.6, "truncation": (0.15, 0.5), "fill": (0.85, 1.4),
                                     "occluder_prob": 0.0}),
     "occlusion": BenchSplit(seed=7004, num_full=1000, num_fast=8, scene={"truncation_prob": 0.0, "occluder_prob": 1.0}),
+    "heavy_occlusion": BenchSplit(seed=7005, num_full=1000, num_fast=8,
+                                  scene={"truncation_prob": 0.0, "occluder_prob": 1.0, "min_occluders": 2,
+                                         "max_occluders": 5}),
 }
 
 
