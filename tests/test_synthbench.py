@@ -73,3 +73,16 @@ def test_runner_agrees_with_train_evaluate(body):
     for key, value in reference.items():
         assert table.loc["truncation", key] == pytest.approx(value, rel=1e-4, abs=1e-4), key
     assert table.loc["cut", "samples"] == int((df.truncation_fraction > 0).sum())
+
+
+def test_cache_key_follows_the_scene_settings(monkeypatch):
+    """A generator setting added or changed must give a new cache folder, not collide with old shards."""
+    import dataclasses
+
+    from workbench.evaluate import synthbench
+
+    before = SynthBench.default_cache_dir("occlusion", 16)
+    original = synthbench.bench_scene
+    monkeypatch.setattr(synthbench, "bench_scene",
+                        lambda split: dataclasses.replace(original(split), max_occluders=7))
+    assert SynthBench.default_cache_dir("occlusion", 16) != before

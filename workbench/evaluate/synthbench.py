@@ -164,7 +164,10 @@ class SynthBench(torch.utils.data.Dataset):
     def default_cache_dir(split: str, num_samples: int) -> Path:
         from workbench.assets import CACHE_DIR
 
-        key = json.dumps([_VERSION, asdict(_spec(split)), num_samples], sort_keys=True, default=str)
+        # The full scene settings are part of the key: a generator that gains a setting writes a new
+        # cache instead of tripping over shards written with the old settings.
+        key = json.dumps([_VERSION, asdict(_spec(split)), asdict(bench_scene(split)), num_samples], sort_keys=True,
+                         default=str)
         return CACHE_DIR / "synthbench" / f"{split}-{num_samples}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 
     def __len__(self) -> int:
