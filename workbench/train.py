@@ -133,8 +133,10 @@ def load_backbone_init(model: torch.nn.Module, path: str | os.PathLike) -> None:
         from safetensors.torch import load_file
 
         state = load_file(path)
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    else:  # ViTPose's .pth may pickle mmcv metadata: read it as inert data, as the official checkpoint is
+        from workbench.models.checkpoint import torch_load_weights_only
+
+        state = torch_load_weights_only(path)
     load_vitpose_backbone(model.backbone, state, source=str(path))
 
 

@@ -279,7 +279,6 @@ def real_photo_pck(model, people=None, thresholds=(0.05, 0.1), min_confidence: f
 
     from workbench.evaluate.pseudo_labels import real_photo_items
     from workbench.predict import predict_people
-
     from workbench.pretrain import KeypointModel, predict_keypoints
 
     people = real_photo_items() if people is None else people
