@@ -219,6 +219,18 @@ def test_checkpoint_round_trip(tmp_path, tiny, body):
         load_checkpoint(tmp_path / "tiny.safetensors", body=body)
 
 
+def test_checkpoint_saved_in_half_precision_loads_as_float32(tmp_path, tiny, body):
+    save_checkpoint(tmp_path / "full.safetensors", tiny, preset("tiny"))
+    save_checkpoint(tmp_path / "half.safetensors", tiny, preset("tiny"), dtype=torch.float16)
+    full, half = (tmp_path / "full.safetensors").stat().st_size, (tmp_path / "half.safetensors").stat().st_size
+    assert half < 0.55 * full
+    model, _, _ = load_checkpoint(tmp_path / "half.safetensors", body=body)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    x = _crops(2)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)["pred_keypoints_3d"], tiny(x)["pred_keypoints_3d"], atol=5e-3, rtol=0)
+
+
 def test_registry_lists_and_extends(body):
     assert {"vit", "resnet50"} <= set(list_backbones()) and {"transformer_decoder", "mlp_ief"} <= set(list_heads())
 

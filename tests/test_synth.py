@@ -13,7 +13,7 @@ from workbench.config import DataConfig
 from workbench.data import augment as A
 from workbench.data.pose_prior import sample_poses
 from workbench.data.preview import contact_sheet
-from workbench.render.raster import rasterize
+from workbench.render.raster import rasterize, resolve_backend
 from workbench.data.shards import ShardDataset, write_shards
 from workbench.data.skinning import SparseBody
 from workbench.data.synth import SynthHumans, finalize
@@ -66,6 +66,25 @@ def test_rasteriser_matches_ray_caster(body_model):
         assert (fast.mask == (slow.mesh_id >= 0)).mean() > 0.999
         assert (fast.face_id[both] == slow.face_id[both]).mean() > 0.995
         np.testing.assert_allclose(fast.depth[both], slow.depth[both], atol=1e-3)
+
+
+def test_numba_rasteriser_backend_matches_warp(body_model, monkeypatch):
+    pytest.importorskip("numba")
+    sb = SparseBody(body_model)
+    for seed, z in ((0, 35.0), (1, 6.0)):  # far: 1-2 px triangles; near: large ones
+        v = sb(sample_poses(1, seed).pose, np.zeros((1, 10))).vertices[0]
+        v = v - (v.max(0) + v.min(0)) / 2 + np.array([0.03, -0.02, z], np.float32)
+        a = rasterize(v, sb.faces, (256, 256), 5000.0, cull_back=True, backend="warp")
+        b = rasterize(v, sb.faces, (256, 256), 5000.0, cull_back=True, backend="numba")
+        assert a.mask.mean() > 0.05
+        np.testing.assert_array_equal(a.face_id, b.face_id)
+        np.testing.assert_allclose(a.depth, b.depth, rtol=1e-6)
+        np.testing.assert_allclose(a.normal, b.normal, atol=1e-5)
+    monkeypatch.setenv("WORKBENCH_RASTER", "numba")
+    assert resolve_backend() == "numba"
+    monkeypatch.setenv("WORKBENCH_RASTER", "opengl")
+    with pytest.raises(ValueError, match="WORKBENCH_RASTER"):
+        resolve_backend()
 
 
 def test_same_index_same_sample_and_disjoint_splits(train, body_model):

@@ -67,7 +67,7 @@ def _jsonable(value):
 
 
 def save_checkpoint(path: str | os.PathLike, model: HMR2, cfg: Config | ModelConfig | None = None,
-                    extra: dict | None = None) -> Path:
+                    extra: dict | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write ``model``'s weights to ``path`` (``.safetensors``) and config/metrics to the JSON sidecar.
 
     Args:
@@ -76,6 +76,8 @@ def save_checkpoint(path: str | os.PathLike, model: HMR2, cfg: Config | ModelCon
         cfg: the run's :class:`Config` (or just the ModelConfig). Its ``model`` part is replaced by
             ``model.cfg``, the config the weights were actually built with.
         extra: JSON-able metadata (step, metrics...); tensors/numpy values are converted.
+        dtype: store floating-point tensors in this dtype (``torch.float16`` halves a file to ship);
+            :func:`load_checkpoint` casts them back to the model's dtypes. None keeps them as they are.
     Returns:
         The sidecar path.
     """
@@ -90,6 +92,8 @@ def save_checkpoint(path: str | os.PathLike, model: HMR2, cfg: Config | ModelCon
                       stacklevel=2)
     full.model = copy.deepcopy(model.cfg)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     data = safetensors.torch.save(tensors, metadata={"format": FORMAT})
     sidecar = {
         "format": FORMAT, "version": VERSION, "weights": path.name,
