@@ -174,9 +174,10 @@ def _tiny() -> Config:
     (forward + backward + AdamW): 192x6 ran at 20-25 img/s (13 under load), 192x4 at ~33 img/s
     with 84% of the parameters. Depth 4 keeps ViT-Ti's width and head shape and clears the
     20 img/s target with room for the discriminator and the data pipeline. lr 1e-3 (ours): the
-    published 1e-5 fine-tunes a pre-trained ViTPose backbone; tiny starts from scratch. The shipped
-    ``hmr2_tiny`` checkpoint was trained with exactly this preset (its sidecar has the command);
-    ``make train-tiny-p2`` is the heat-map-pretrained variant (README, "Training").
+    published 1e-5 fine-tunes a pre-trained ViTPose backbone; ours is trained from scratch or from our
+    heat-map-pretrained ViT. The shipped ``hmr2_tiny`` is this preset trained by ``make train-tiny``
+    (batch 48, warm-up + cosine, ViT from ``vit_tiny_heatmaps``; its sidecar has the recipe);
+    ``make train-tiny-p2`` also pre-trains the ViT itself (README, "Training").
     """
     cfg = Config(name="tiny")
     cfg.model.backbone = BackboneConfig(embed_dim=192, depth=4, num_heads=3, drop_path_rate=0.1)

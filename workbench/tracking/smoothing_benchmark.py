@@ -9,7 +9,7 @@ Each video of the synthetic tracking benchmark (``benchmark_videos("normal")``) 
   a random rotation of every joint, translation and, larger, depth noise): a pose engine whose
   jitter we know, so the benefit of smoothing is measured, not guessed;
 * ``clean_gt`` - the ground truth itself: whatever smoothing changes is its bias (lag, cut peaks);
-* ``hmr2`` - our shipped HMR 2.0 (under-trained: near-constant poses, so a weak test).
+* ``hmr2`` - our shipped HMR 2.0 (short-trained: limbs near the mean pose, so a weak test).
 
 Every track is matched to the person its detections came from (the synthetic detections carry
 ``gt_ids``) and scored on those frames, raw and smoothed with each filter and strength
