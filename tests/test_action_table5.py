@@ -18,6 +18,7 @@ def test_run_table5_rows_per_engine():
     cfg = ActionConfig.tiny(num_classes=len(train.classes), frame_length=48)
     table = run_table5(train, test, {"ground truth": 0.0, "noise 30 deg": 30.0, "mine": identity}, steps=5, cfg=cfg)
     assert list(table.engine) == ["ground truth", "noise 30 deg", "mine"]
-    assert {"mAP", "PM", "PI", "OM", "train_s", "empty_classes"} <= set(table.columns)
+    assert {"pose_err_mm", "mAP", "PM", "PI", "OM", "train_s", "empty_classes"} <= set(table.columns)
+    assert table.pose_err_mm[0] == 0 == table.pose_err_mm[2] < table.pose_err_mm[1]
     assert ((table["mAP"] >= 0) & (table["mAP"] <= 100)).all()
     assert seen == [24, 8]  # the callable engine saw the train clips, then the test clips

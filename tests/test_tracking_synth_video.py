@@ -53,7 +53,7 @@ def test_deterministic_by_seed(videos):
 
 def test_smpl_ground_truth_reproduces_the_boxes(videos):
     """body(global_orient, body_pose, betas) + transl, projected, spans exactly the GT box."""
-    from workbench.tracking.synth_video import _body
+    from workbench.data.appearance import open_body_parts as _body
 
     skin, _ = _body()
     v = videos["occlusion"][0]
@@ -71,7 +71,8 @@ def test_smpl_ground_truth_reproduces_the_boxes(videos):
 
 def test_people_stand_on_the_floor_and_face_their_path(videos):
     """World height of the lowest vertex is 0; the body's forward axis follows the heading."""
-    from workbench.tracking.synth_video import _body, plan_people
+    from workbench.data.appearance import open_body_parts as _body
+    from workbench.tracking.synth_video import plan_people
 
     v = videos["normal"][0]
     people = plan_people(v.config)

@@ -41,6 +41,7 @@ frames become ``has_detection = False``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass, field
 
@@ -72,7 +73,7 @@ PAIR_DISTANCE = {"hand_shake": (0.8, 1.0), "hug": (0.35, 0.5), "push": (0.6, 0.8
 BOTH_LABELLED = ("hand_shake", "hug", "hand_over")
 
 __all__ = ["ACTION_CLASSES", "GROUPS", "ActionClips", "class_counts", "clips_to_frame", "lart_joints", "make_clips",
-           "make_split", "min_frames", "perturb_poses"]
+           "make_split", "min_frames", "perturb_poses", "pose_error_mm", "with_poses"]
 
 
 @dataclass
@@ -107,6 +108,13 @@ class ActionClips:
 
     def __len__(self) -> int:
         return len(self.seeds)
+
+    def take(self, indices) -> "ActionClips":
+        """The clips at ``indices`` (ints or a boolean mask over the N clips), as a new ActionClips."""
+        idx = np.arange(len(self))[np.asarray(indices)].reshape(-1)
+        arrays = {f.name: getattr(self, f.name)[idx] for f in dataclasses.fields(self)
+                  if isinstance(getattr(self, f.name), np.ndarray)}
+        return ActionClips(classes=self.classes, meta=[self.meta[i] for i in idx], **arrays)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -407,6 +415,36 @@ def clips_to_frame(clips: ActionClips) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+def with_poses(clips: ActionClips, rotmats: np.ndarray, betas: np.ndarray, seen: np.ndarray | None = None,
+               meta: dict | None = None) -> ActionClips:
+    """``clips`` as a pose engine saw them: new rotations and shape per frame, the same labels and camera.
+
+    Args:
+        rotmats: (N, P, T, 24, 3, 3) global orientation (camera frame) and body pose per frame.
+        betas: (N, P, T, 10) shape per frame (an engine estimates it anew every frame).
+        seen: (N, P, T) bool, frames the engine produced a pose for; None = every detected frame.
+            Detections the engine skipped become missing frames.
+        meta: added to every clip's meta dict.
+
+    Keypoints and the 229-d pose vectors are recomputed by the body; the canvas translation is kept.
+    """
+    N, P, T = clips.has_detection.shape
+    detected = clips.has_detection if seen is None else clips.has_detection & seen
+    R = np.asarray(rotmats, np.float64).reshape(N * P * T, 24, 3, 3)
+    b = np.asarray(betas, np.float64).reshape(N * P * T, 10)
+    kp, _ = keypoints(R, b) if len(b) else (np.zeros((0, 44, 3)), None)
+    on = detected.reshape(-1)
+    vec = pose_vector(R[:, :1], R[:, 1:], b, clips.camera.reshape(-1, 3)) * on[:, None]
+    j3d = np.concatenate([kp, np.zeros((len(kp), 1, 3))], 1) * on[:, None, None]
+    aa = Rotation.from_matrix(R.reshape(-1, 3, 3)).as_rotvec().reshape(N, P, T, 24, 3)
+    return ActionClips(classes=clips.classes, pose=vec.reshape(N, P, T, 229).astype(np.float32),
+                       joints_3d=j3d.reshape(N, P, T, 45, 3).astype(np.float32), camera=clips.camera,
+                       labels=clips.labels, has_detection=detected, present=clips.present,
+                       global_orient=aa[..., 0, :].astype(np.float32), body_pose=aa[..., 1:, :].astype(np.float32),
+                       betas=clips.betas, root_world=clips.root_world, seeds=clips.seeds,
+                       meta=[m | (meta or {}) for m in clips.meta])
+
+
 def perturb_poses(clips: ActionClips, rotation_noise_deg: float, seed: int = 0, betas_noise: float = 0.1) -> ActionClips:
     """Ground truth seen through a noisy "pose engine" of known error.
 
@@ -420,18 +458,18 @@ def perturb_poses(clips: ActionClips, rotation_noise_deg: float, seed: int = 0, 
     sigma = np.deg2rad(rotation_noise_deg) / np.sqrt(3.0)
     aa = np.concatenate([clips.global_orient[..., None, :], clips.body_pose], -2).reshape(-1, 3).astype(np.float64)
     noisy = (Rotation.from_rotvec(aa) * Rotation.from_rotvec(rng.normal(0, sigma, aa.shape))).as_matrix()
-    noisy = noisy.reshape(N * P * T, 24, 3, 3)
     betas = np.repeat(clips.betas.reshape(N * P, 1, 10), T, 1).reshape(-1, 10)
     betas = betas + rng.normal(0, betas_noise, betas.shape)
-    kp, _ = keypoints(noisy, betas) if len(betas) else (np.zeros((0, 44, 3)), None)
-    seen = clips.has_detection.reshape(-1)
-    vec = pose_vector(noisy[:, :1], noisy[:, 1:], betas, clips.camera.reshape(-1, 3)) * seen[:, None]
-    j3d = np.concatenate([kp, np.zeros((len(kp), 1, 3))], 1) * seen[:, None, None]
-    aa_noisy = Rotation.from_matrix(noisy.reshape(-1, 3, 3)).as_rotvec().reshape(N, P, T, 24, 3)
-    return ActionClips(classes=clips.classes, pose=vec.reshape(N, P, T, 229).astype(np.float32),
-                       joints_3d=j3d.reshape(N, P, T, 45, 3).astype(np.float32), camera=clips.camera,
-                       labels=clips.labels, has_detection=clips.has_detection, present=clips.present,
-                       global_orient=aa_noisy[..., 0, :].astype(np.float32),
-                       body_pose=aa_noisy[..., 1:, :].astype(np.float32), betas=clips.betas,
-                       root_world=clips.root_world, seeds=clips.seeds,
-                       meta=[m | {"rotation_noise_deg": rotation_noise_deg, "noise_seed": seed} for m in clips.meta])
+    return with_poses(clips, noisy.reshape(N, P, T, 24, 3, 3), betas.reshape(N, P, T, 10),
+                      meta={"rotation_noise_deg": rotation_noise_deg, "noise_seed": seed})
+
+
+def pose_error_mm(engine_clips: ActionClips, truth: ActionClips) -> float:
+    """Pelvis-aligned mean keypoint error (mm, 44 keypoints, camera orientation) over frames both detect:
+    how good a pose engine is on these clips, the x-axis of Table 5's "better pose -> better actions"."""
+    both = engine_clips.has_detection & truth.has_detection
+    if not both.any():
+        return float("nan")
+    a, b = engine_clips.joints_3d[both][:, :44], truth.joints_3d[both][:, :44]
+    a, b = a - a[:, 39:40], b - b[:, 39:40]  # pelvis (joint 39), as the paper's MPJPE
+    return float(1000 * np.linalg.norm(a - b, axis=-1).mean())

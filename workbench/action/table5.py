@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from workbench.action.clips import ACTION_CLASSES, ActionClips, lart_joints, perturb_poses
+from workbench.action.clips import ACTION_CLASSES, ActionClips, lart_joints, perturb_poses, pose_error_mm
 from workbench.action.model import ActionConfig
 from workbench.action.train import ActionArrays, train_action_model
 
@@ -39,8 +39,9 @@ def run_table5(train: ActionClips, test: ActionClips, engines: dict | None = Non
                cfg: ActionConfig | None = None, seed: int = 0, progress: bool = False) -> pd.DataFrame:
     """mAP overall and per group (PM / PI / OM, in %) of the same model trained on each engine's poses.
 
-    Returns one row per engine with ``mAP``, the group columns, ``train_s`` and ``empty_classes``
-    (test classes without positives: their AP is undefined and left out of the means).
+    Returns one row per engine with ``pose_err_mm`` (the engine's pelvis-aligned keypoint error on the
+    test clips, :func:`~workbench.action.clips.pose_error_mm`), ``mAP``, the group columns, ``train_s``
+    and ``empty_classes`` (test classes without positives: their AP is undefined and left out of the means).
     """
     engines = DEFAULT_ENGINES if engines is None else engines
     groups = {c: ACTION_CLASSES[c] for c in train.classes}
@@ -48,10 +49,11 @@ def run_table5(train: ActionClips, test: ActionClips, engines: dict | None = Non
     rows = []
     for name, engine in engines.items():
         t0 = time.perf_counter()
-        result = train_action_model(arrays_from_clips(_through(engine, train, seed)),
-                                    arrays_from_clips(_through(engine, test, seed + 1)), cfg, steps, seed=seed,
-                                    groups=groups, progress=progress)
+        seen_train = _through(engine, train, seed)
+        seen_test = _through(engine, test, seed + 1)
+        result = train_action_model(arrays_from_clips(seen_train), arrays_from_clips(seen_test), cfg, steps,
+                                    seed=seed, groups=groups, progress=progress)
         m = result.metrics
-        rows.append({"engine": name, "mAP": 100 * m.mAP, **{g: 100 * v for g, v in m.group_mAP.items()},
+        rows.append({"engine": name, "pose_err_mm": round(pose_error_mm(seen_test, test), 1), "mAP": 100 * m.mAP, **{g: 100 * v for g, v in m.group_mAP.items()},
                      "train_s": round(time.perf_counter() - t0, 1), "empty_classes": ", ".join(m.empty_classes)})
     return pd.DataFrame(rows)

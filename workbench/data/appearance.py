@@ -13,6 +13,7 @@ synthetic: there are no scanned textures.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,19 @@ class BodyParts:
     vertex_part: np.ndarray
     face_part: np.ndarray
     face_centre: np.ndarray
+
+
+@functools.cache
+def open_body_parts():
+    """The open body's full-mesh numpy skinning (:class:`~workbench.data.skinning.SparseBody`) and its
+    garment :class:`BodyParts`, built once per process: what the video and clip renderers shade."""
+    from workbench.body import BodyModel
+    from workbench.data.skinning import SparseBody
+
+    model = BodyModel.open_body()
+    skin = SparseBody(model)
+    rest = skin(np.zeros((1, 24, 3)), np.zeros((1, 10)))
+    return skin, body_parts(model.layer.lbs_weights.numpy(), skin.v_template, rest.joints[0], skin.faces)
 
 
 def body_parts(lbs_weights: np.ndarray, v_template: np.ndarray, joints: np.ndarray, faces: np.ndarray) -> BodyParts:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ import pandas as pd
 from scipy.spatial.transform import Rotation
 
 from workbench.config import fast_mode
+from workbench.data.appearance import open_body_parts
 
 SPLITS = ("normal", "occlusion")
 MOVING = {"walking": (1.0, 1.6), "running": (2.2, 3.0), "turning": (0.9, 1.4)}  # speed range, m/s
@@ -396,20 +396,6 @@ class SynthVideo:
         return write_video(self.frames, path, self.config.fps, overwrite)
 
 
-@functools.cache
-def _body():
-    """The open body, its numpy skinning and garment parts (built once per process)."""
-    from workbench.body import BodyModel
-    from workbench.data.appearance import body_parts
-    from workbench.data.skinning import SparseBody
-
-    model = BodyModel.open_body()
-    skin = SparseBody(model)
-    rest = skin(np.zeros((1, 24, 3)), np.zeros((1, 10)))
-    parts = body_parts(model.layer.lbs_weights.numpy(), skin.v_template, rest.joints[0], skin.faces)
-    return skin, parts
-
-
 def _project(v: np.ndarray, f: float, cx: float, cy: float) -> np.ndarray:
     """(V, 3) camera points -> (V, 2) pixels."""
     return np.stack([f * v[:, 0] / v[:, 2] + cx, f * v[:, 1] / v[:, 2] + cy], 1)
@@ -439,7 +425,7 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
     from workbench.data.appearance import shade_pixels
     from workbench.render.raster import rasterize
 
-    skin, parts = _body()
+    skin, parts = open_body_parts()
     faces, F = skin.faces, len(skin.faces)
     people = plan_people(config)
     T, N, (H, W) = config.num_frames, len(people), config.image_size
