@@ -2,7 +2,8 @@
 
     python benchmarks/bench_data.py [--samples 512] [--batch 32]
 
-Rows: SynthHumans crops/s with and without HMR 2.0's augmentation, in this process and through a
+Rows: SynthHumans crops/s with and without HMR 2.0's augmentation, in this process (also with the numba
+rasteriser, when numba is installed) and through a
 DataLoader with 2 persistent workers (batches rendered by ``__getitems__``, read in order; second
 pass timed, as in a long training run); shards read back
 (JPEG decode + optional image-space augmentation); pose-prior samples/s; MocapPrior batches.
@@ -14,6 +15,7 @@ item (this process plus its DataLoader workers) does not depend on them, and "2-
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import sys
@@ -96,6 +98,14 @@ def main() -> None:
         ds = SynthHumans(DataConfig(), split="train", num_samples=args.samples + args.batch, augment=augment)
         rows.append((f"SynthHumans, augment={augment}, DataLoader 2 workers",
                      *loader_rate(ds, args.samples, args.batch, 2), "crops/s"))
+    if importlib.util.find_spec("numba") is not None:  # the rasteriser for machines without warp
+        os.environ["WORKBENCH_RASTER"] = "numba"
+        ds = SynthHumans(DataConfig(), split="train", num_samples=args.samples + args.batch, augment=True)
+        ds.render_batch(range(4))  # numba compiles (or loads its cache)
+        n = args.samples // 2
+        rows.append(("SynthHumans, augment=True, 1 process, numba raster",
+                     *rate(lambda ds=ds, n=n: ds.render_batch(range(n)), n), "crops/s"))
+        del os.environ["WORKBENCH_RASTER"]
     with tempfile.TemporaryDirectory() as tmp:
         ds = SynthHumans(DataConfig(), split="train", num_samples=256, augment=True)
         rows.append(("write_shards (render + JPEG), 2 workers",
