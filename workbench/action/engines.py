@@ -109,7 +109,6 @@ def render_clip_crops(clips: ActionClips, i: int, out_size: int = 256, box_pad: 
 
 def _run_models(clips: ActionClips, models: dict, batch_size: int, box_pad: float, progress: bool) -> dict:
     """Render every clip's crops once and run every model on them -> {name: ActionClips}."""
-    import torch
     from tqdm.auto import tqdm
 
     from workbench.geometry.crop import normalize_image
@@ -132,8 +131,7 @@ def _run_models(clips: ActionClips, models: dict, batch_size: int, box_pad: floa
                 rotmats[name][i, k, t, 1:] = out["body_pose"].float().cpu().numpy()
                 betas[name][i, k, t] = out["betas"].float().cpu().numpy()
             seen[i, k, t] = True
-    with torch.no_grad():
-        return {n: with_poses(clips, rotmats[n], betas[n], seen, {"engine": n}) for n in models}
+    return {n: with_poses(clips, rotmats[n], betas[n], seen, {"engine": n}) for n in models}
 
 
 def model_engines(models: dict, batch_size: int = 64, box_pad: float = 1.2,
