@@ -275,8 +275,8 @@ def train(cfg: Config, out_dir: str | Path, *, steps: int | None = None, resume:
         torch.manual_seed(_step_seed(tc.seed, step, rank))  # drop-path / dropout draws of this step
         if tc.warmup_steps or tc.cosine_decay:  # one schedule for generator and discriminator
             lr = tc.lr * lr_factor(step - 1, tc.warmup_steps, tc.max_steps, tc.cosine_decay)
-            for opt in (optimizer, disc_optimizer):
-                for group in opt.param_groups if opt is not None else ():
+            for opt in filter(None, (optimizer, disc_optimizer)):
+                for group in opt.param_groups:
                     group["lr"] = lr
         batch = to_device(batch, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):

@@ -58,13 +58,13 @@ def render_clip_crops(clips: ActionClips, i: int, out_size: int = 256, box_pad: 
     """
     import cv2
 
-    from workbench.data.appearance import sample_look, shade_pixels
+    from workbench.data.appearance import sample_look, shade_meshes
     from workbench.data.backgrounds import sample_background
     from workbench.geometry.crop import square_box_size
     from workbench.render.raster import rasterize
 
     skin, parts = open_body_parts()
-    faces, F = skin.faces, len(skin.faces)
+    faces = skin.faces
     H, W = IMAGE_HW
     present = np.flatnonzero(clips.present[i])
     verts = _camera_vertices(clips, i)
@@ -89,14 +89,8 @@ def render_clip_crops(clips: ActionClips, i: int, out_size: int = 256, box_pad: 
             r = rasterize(mesh, np.concatenate([faces + n * len(v) for n in range(1 + len(others))]), (res, res),
                           focal, pp, cull_back=True)
             image = cv2.resize(backgrounds[k], (res, res), interpolation=cv2.INTER_AREA).astype(np.float32)
-            px = np.flatnonzero(r.face_id.ravel() >= 0)
-            fid = r.face_id.ravel()[px]
-            owner = fid // F
-            normals = r.normal.reshape(-1, 3)[px]
-            flat = image.reshape(-1, 3)
-            for n, person in enumerate([k] + others):
-                sel = owner == n
-                flat[px[sel]] = shade_pixels(fid[sel] % F, normals[sel], parts, looks[person])
+            px, _, colour = shade_meshes(r.face_id, r.normal, parts, [looks[j] for j in [k] + others])
+            image.reshape(-1, 3)[px] = colour
             image = np.clip(image + 0.5, 0, 255).astype(np.uint8)
             if res < out_size:
                 image = cv2.resize(image, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
@@ -120,13 +114,14 @@ def _run_models(clips: ActionClips, models: dict, batch_size: int, box_pad: floa
     rotmats = {n: np.tile(np.eye(3, dtype=np.float32), (N, P, T, 24, 1, 1)) for n in models}
     betas = {n: np.repeat(clips.betas[:, :, None], T, 2).astype(np.float32) for n in models}
     seen = np.zeros((N, P, T), bool)
+    devices = {n: next(m.parameters()).device for n, m in models.items()}
     for i in tqdm(range(N), desc="render + pose", disable=not progress):
         crops, index = render_clip_crops(clips, i, next(iter(sizes)), box_pad)
         for s in range(0, len(crops), batch_size):
             img = normalize_image(crops[s:s + batch_size])
             k, t = index[s:s + batch_size].T
             for name, model in models.items():
-                out = model.predict(img.to(next(model.parameters()).device))["pred_smpl_params"]
+                out = model.predict(img.to(devices[name]))["pred_smpl_params"]
                 rotmats[name][i, k, t, :1] = out["global_orient"].float().cpu().numpy()
                 rotmats[name][i, k, t, 1:] = out["body_pose"].float().cpu().numpy()
                 betas[name][i, k, t] = out["betas"].float().cpu().numpy()

@@ -54,6 +54,7 @@ def run_table5(train: ActionClips, test: ActionClips, engines: dict | None = Non
         result = train_action_model(arrays_from_clips(seen_train), arrays_from_clips(seen_test), cfg, steps,
                                     seed=seed, groups=groups, progress=progress)
         m = result.metrics
-        rows.append({"engine": name, "pose_err_mm": round(pose_error_mm(seen_test, test), 1), "mAP": 100 * m.mAP, **{g: 100 * v for g, v in m.group_mAP.items()},
+        rows.append({"engine": name, "pose_err_mm": round(pose_error_mm(seen_test, test), 1), "mAP": 100 * m.mAP,
+                     **{g: 100 * v for g, v in m.group_mAP.items()},
                      "train_s": round(time.perf_counter() - t0, 1), "empty_classes": ", ".join(m.empty_classes)})
     return pd.DataFrame(rows)

@@ -197,3 +197,28 @@ def shade_pixels(face_id: np.ndarray, normal: np.ndarray, parts: BodyParts, look
     light = (look.ambient + look.diffuse * np.clip(normal @ look.light_dir.astype(np.float32), 0, None)
              + look.headlight * np.clip(-normal[:, 2], 0, None))
     return albedo * (light[:, None] * (255.0 * look.light_rgb).astype(np.float32))
+
+
+def shade_meshes(face_id: np.ndarray, normal: np.ndarray, parts: BodyParts, looks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Colour the pixels of several bodies rasterised together (body m's faces offset by m * F).
+
+    Args:
+        face_id: (H, W) int visible triangle per pixel, -1 where empty.
+        normal: (H, W, 3) unit camera-frame normals.
+        parts: :class:`BodyParts` of one body's topology (F faces).
+        looks: one :class:`Look` per body, in mesh order.
+
+    Returns:
+        px: (N,) flat indices of the covered pixels; owner: (N,) which body covers each;
+        colour: (N, 3) float32 RGB on the 0..255 scale, as :func:`shade_pixels`.
+    """
+    F = len(parts.face_part)
+    px = np.flatnonzero(face_id.ravel() >= 0)
+    fid = face_id.ravel()[px]
+    owner, local = fid // F, fid % F
+    normals = normal.reshape(-1, 3)[px]
+    colour = np.empty((len(px), 3), np.float32)
+    for m, look in enumerate(looks):
+        sel = owner == m
+        colour[sel] = shade_pixels(local[sel], normals[sel], parts, look)
+    return px, owner, colour

@@ -422,11 +422,11 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
     import cv2
     from tqdm.auto import tqdm
 
-    from workbench.data.appearance import shade_pixels
+    from workbench.data.appearance import shade_meshes
     from workbench.render.raster import rasterize
 
     skin, parts = open_body_parts()
-    faces, F = skin.faces, len(skin.faces)
+    faces = skin.faces
     people = plan_people(config)
     T, N, (H, W) = config.num_frames, len(people), config.image_size
     f, cx, cy = config.focal, W / 2.0, H / 2.0
@@ -476,15 +476,8 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
                 V = len(verts[0])
                 r = rasterize(np.concatenate(verts), np.concatenate([faces + i * V for i in range(len(verts))]),
                               (H, W), f, (cx, cy), cull_back=True)
-                px = np.flatnonzero(r.face_id.ravel() >= 0)
-                fid = r.face_id.ravel()[px]
-                which, local = fid // F, fid % F
+                px, which, colour = shade_meshes(r.face_id, r.normal, parts, [people[k].look for k in in_view])
                 visible_px[in_view] = np.bincount(which, minlength=len(in_view))
-                colour = np.empty((len(px), 3), np.float32)
-                normals = r.normal.reshape(-1, 3)[px]
-                for i, k in enumerate(in_view):
-                    sel = which == i
-                    colour[sel] = shade_pixels(local[sel], normals[sel], parts, people[k].look)
                 # Soft outer silhouette: boundary pixels blend with the background.
                 alpha = cv2.blur(r.mask.astype(np.float32), (3, 3)).ravel()[px, None] * 0.5 + 0.5
                 flat = image.reshape(-1, 3)
