@@ -6,7 +6,8 @@
   position embedding, masked frames without detection, multi-label head
 * ``train``   - windows, the BCE training loop, scoring
 * ``metrics`` - AVA-style AP per class, mAP overall and per group
-* ``engines`` - real pose engines: render each clip's people, read their poses from HMR 2.0 or a baseline
+* ``engines`` - real pose engines: render each clip as a video, detect, lift (HMR 2.0, a baseline, the truth)
+  and track (PHALP')
 * ``table5``  - the same model trained on poses from different pose engines
 """
 
@@ -23,7 +24,7 @@ from workbench.action.clips import (
     pose_error_mm,
     with_poses,
 )
-from workbench.action.engines import model_engine, model_engines, render_clip_crops
+from workbench.action.engines import model_engine, render_clip, render_clip_crops, rendered_engines
 from workbench.action.metrics import ActionMetrics, average_precision, evaluate_actions, smooth_scores
 from workbench.action.model import ActionConfig, ActionTransformer, load_action_model, save_action_model
 from workbench.action.train import ActionArrays, action_bce, predict_scores, train_action_model, windows
@@ -31,7 +32,7 @@ from workbench.action.train import ActionArrays, action_bce, predict_scores, tra
 __all__ = [
     "ACTION_CLASSES", "GROUPS", "ActionArrays", "ActionClips", "ActionConfig", "ActionMetrics", "ActionTransformer",
     "action_bce", "average_precision", "class_counts", "clips_to_frame", "evaluate_actions", "lart_joints",
-    "load_action_model", "make_clips", "make_split", "model_engine", "model_engines", "perturb_poses",
-    "pose_error_mm", "predict_scores", "render_clip_crops", "save_action_model", "smooth_scores",
+    "load_action_model", "make_clips", "make_split", "model_engine", "perturb_poses", "pose_error_mm",
+    "predict_scores", "render_clip", "render_clip_crops", "rendered_engines", "save_action_model", "smooth_scores",
     "train_action_model", "windows", "with_poses",
 ]

@@ -11,9 +11,10 @@ Per clip, person and frame we store what the tracker would hand to LART:
 
 * ``pose`` (229): :func:`workbench.tracking.records.pose_vector` in the tracker's *canvas camera*
   (focal 5000 at 256 px, i.e. 12 500 px for a 640-wide frame). A body keeps its image position and
-  size, so its canvas translation is the real one scaled by 12500 / 576 ~ 21.7: ``tz`` is ~50-220 m
-  and ``tz / 200`` ~ 0.25-1.1 (what HMR 2.0 + PHALP give for 100-400 px people; a brief's "1-5"
-  would mean people 20-100 px tall);
+  size, so its canvas translation is the scene one with the depth scaled by 12500 / 576 ~ 21.7
+  (:func:`canvas_translation`, as :class:`~workbench.tracking.engines.GroundTruthEngine` does):
+  ``tz`` is ~50-220 m and ``tz / 200`` ~ 0.25-1.1 (what HMR 2.0 + PHALP give for 100-400 px people;
+  a brief's "1-5" would mean people 20-100 px tall);
 * ``joints_3d`` (45, 3): the 44 HMR keypoints of the open body + the SMPL origin, body frame
   (global orientation applied, no translation) -- ``DetectionRecord.joints_3d``;
 * :func:`lart_joints` (135): LART's ``joints_3D``: we read "45 joints + camera" as the 45 points
@@ -31,12 +32,8 @@ the label matrix. Every requested class has a minimum duration (``motions.DURATI
 ``num_frames`` below the largest minimum raises ``ValueError``.
 
 Through a pose engine: :func:`perturb_poses` gives ground truth with per-frame rotation noise of
-known RMS size and betas jitter (joints recomputed by the body). To use a real engine instead,
-render each clip's people with the open body (``workbench.tracking.synth_video.render_video`` does
-this for its own plans: skin ``smpl`` params, place at ``transl``, rasterise), then run
-``workbench.tracking`` with that engine, and match tracks to the ego/partner by the IoU of their
-boxes with the projected ground truth; the track's records give pose / joints per frame and missing
-frames become ``has_detection = False``.
+known RMS size and betas jitter (joints recomputed by the body). Real engines render each clip as a
+video, detect, lift and track its people (:func:`workbench.action.engines.rendered_engines`).
 """
 
 from __future__ import annotations
@@ -72,8 +69,8 @@ PAIR_DISTANCE = {"hand_shake": (0.8, 1.0), "hug": (0.35, 0.5), "push": (0.6, 0.8
                  "point_at": (1.5, 2.8)}  # pelvis to pelvis, metres (ours)
 BOTH_LABELLED = ("hand_shake", "hug", "hand_over")
 
-__all__ = ["ACTION_CLASSES", "GROUPS", "ActionClips", "class_counts", "clips_to_frame", "lart_joints", "make_clips",
-           "make_split", "min_frames", "perturb_poses", "pose_error_mm", "with_poses"]
+__all__ = ["ACTION_CLASSES", "GROUPS", "ActionClips", "canvas_translation", "class_counts", "clips_to_frame",
+           "lart_joints", "make_clips", "make_split", "min_frames", "perturb_poses", "pose_error_mm", "scene_translation", "with_poses"]
 
 
 @dataclass
@@ -147,6 +144,19 @@ def keypoints(pose: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """(B, 24, 3) axis-angle, (B, 10) betas -> 44 keypoints (B, 44, 3) and pelvis J0 (B, 3), body frame."""
     out = _skin()(pose, betas)
     return out.keypoints.astype(np.float64), out.joints[:, 0].astype(np.float64)
+
+
+def canvas_translation(origin: np.ndarray) -> np.ndarray:
+    """Body origin in the scene camera (..., 3) metres -> the tracker's canvas translation (..., 3).
+
+    The canvas camera's focal is ``FOCAL_CANVAS_PX / FOCAL_REAL`` times longer; scaling the depth by that
+    ratio keeps the origin's projection (and, to first order, the body's size in pixels)."""
+    return np.asarray(origin) * np.array([1.0, 1.0, FOCAL_CANVAS_PX / FOCAL_REAL])
+
+
+def scene_translation(camera: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`canvas_translation`: canvas translation (..., 3) -> scene-camera origin, metres."""
+    return np.asarray(camera) * np.array([1.0, 1.0, FOCAL_REAL / FOCAL_CANVAS_PX])
 
 
 # ----------------------------------------------------------------------------- planning
@@ -248,7 +258,7 @@ def _realise(rng, people: list, T: int):
     go = R_cw @ R_w.as_matrix()  # (P*T, 3, 3)
     kp_cam = (rel @ R_cw.T) + j0[:, None]
     pelvis_cam = (pelvis.reshape(-1, 3) - C) @ R_cw.T
-    camera = FOCAL_CANVAS_PX / FOCAL_REAL * pelvis_cam - j0
+    camera = canvas_translation(pelvis_cam - j0)
     rotmats = Rotation.from_rotvec(pose[:, 1:].reshape(-1, 3)).as_matrix().reshape(-1, 23, 3, 3)
     vec = pose_vector(go[:, None], rotmats, np.repeat(betas, T, 0), camera)
     # Detections: the pelvis must be in the image; then random drops and short gaps.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from workbench.action.clips import ACTION_CLASSES, ActionClips, lart_joints, perturb_poses, pose_error_mm
@@ -42,6 +43,8 @@ def run_table5(train: ActionClips, test: ActionClips, engines: dict | None = Non
     Returns one row per engine with ``pose_err_mm`` (the engine's pelvis-aligned keypoint error on the
     test clips, :func:`~workbench.action.clips.pose_error_mm`), ``mAP``, the group columns, ``train_s``
     and ``empty_classes`` (test classes without positives: their AP is undefined and left out of the means).
+    Engines that track (:func:`~workbench.action.engines.rendered_engines`) add ``coverage`` (detected
+    person-frames of the test clips that reached the model, %) and ``fragments`` (tracks per person).
     """
     engines = DEFAULT_ENGINES if engines is None else engines
     groups = {c: ACTION_CLASSES[c] for c in train.classes}
@@ -54,7 +57,10 @@ def run_table5(train: ActionClips, test: ActionClips, engines: dict | None = Non
         result = train_action_model(arrays_from_clips(seen_train), arrays_from_clips(seen_test), cfg, steps,
                                     seed=seed, groups=groups, progress=progress)
         m = result.metrics
+        tracked = [c for c in seen_test.meta if "coverage" in c]
+        track_stats = {"coverage": 100 * np.mean([c["coverage"] for c in tracked]),
+                       "fragments": np.mean([c["fragments"] for c in tracked])} if tracked else {}
         rows.append({"engine": name, "pose_err_mm": round(pose_error_mm(seen_test, test), 1), "mAP": 100 * m.mAP,
-                     **{g: 100 * v for g, v in m.group_mAP.items()},
+                     **{g: 100 * v for g, v in m.group_mAP.items()}, **track_stats,
                      "train_s": round(time.perf_counter() - t0, 1), "empty_classes": ", ".join(m.empty_classes)})
     return pd.DataFrame(rows)
