@@ -3,6 +3,8 @@ its resume, the ViTPose key layout, and starting HMR 2.0's backbone from it."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -165,6 +167,16 @@ def test_exported_backbone_is_half_size_and_loads_back(tmp_path):
     hmr = build_model(preset("micro"))
     load_backbone_init(hmr, dest)
     assert hmr.backbone.pos_embed.dtype == torch.float32
+    side = json.loads(dest.with_suffix(".json").read_text())
+    assert side["format"] == "vitpose-heatmap" and side["dtype"] == "float16" and side["training"] == {"command": "x"}
+    assert "pck@0.05" in side["metrics"]
+    # A pair torn by an interrupted copy (weights of one run, sidecar of another) is refused.
+    side["sha256"] = "0" * 64
+    dest.with_suffix(".json").write_text(json.dumps(side))
+    with pytest.raises(ValueError, match="torn"):
+        load_keypoint_model(dest)
+    with pytest.raises(FileNotFoundError, match="pretrain"):
+        load_keypoint_model(tmp_path / "missing.safetensors")
 
 
 def test_shipped_heatmap_backbone_finds_keypoints_on_real_photos():

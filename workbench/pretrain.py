@@ -18,7 +18,6 @@ Runs resume and refuse to replace a finished run without ``overwrite``, as :mod:
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from workbench.geometry import crop_to_vit_columns
 from workbench.io import atomic_write_bytes, atomic_write_json
 from workbench.models.heatmap_head import HeatmapHead, decode_heatmaps, heatmap_loss, heatmap_targets
 from workbench.models.registry import create_backbone
+from workbench.weights import load_weights, save_weights
 from workbench.train import (CONFIG, LOG, STATE, StepIndices, _prepare_out_dir, _save_state, _StepSampler, lr_factor,
                              to_device)
 
@@ -42,6 +42,7 @@ __all__ = ["PretrainConfig", "KeypointModel", "pretrain_backbone", "evaluate_hea
            "load_keypoint_model", "predict_keypoints", "BACKBONE_FILE"]
 
 BACKBONE_FILE = "backbone.safetensors"
+FORMAT, VERSION = "vitpose-heatmap", 1
 
 
 @dataclass
@@ -141,12 +142,7 @@ def evaluate_heatmaps(model: KeypointModel, data: Dataset, batch_size: int = 32)
 
 
 def _save_backbone(path: Path, model: KeypointModel, cfg: PretrainConfig, metrics: dict) -> None:
-    from safetensors.torch import save
-
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(path, save(state, metadata={"format": "vitpose-heatmap", "config": str(cfg.to_dict()),
-                                                   "metrics": str(metrics)}))
-    atomic_write_json(path.with_suffix(".json"), {"config": cfg.to_dict(), "metrics": metrics})
+    save_weights(path, model, FORMAT, VERSION, cfg.to_dict(), {"metrics": metrics})
 
 
 def pretrain_backbone(cfg: PretrainConfig, out_dir: str | Path, *, steps: int | None = None, resume: bool = True,
@@ -251,30 +247,27 @@ def export_backbone(src: str | Path, dest: str | Path, extra: dict | None = None
     the model's dtype). The JSON sidecar keeps the run's config and metrics, plus ``extra`` (how it
     was trained). Refuses to replace ``dest`` without ``overwrite``.
     """
-    from safetensors.torch import load_file, save
-
     from workbench.io import check_writable_target
 
-    src, dest = Path(src), Path(dest)
+    dest = Path(dest)
     check_writable_target(dest, overwrite)
-    info = json.loads(src.with_suffix(".json").read_text())
-    state = load_file(src)
-    if half:
-        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    atomic_write_bytes(dest, save(state, metadata={"format": "vitpose-heatmap"}))
-    atomic_write_json(dest.with_suffix(".json"), {**info, "dtype": "float16" if half else "float32", **(extra or {})})
+    model, meta = _load(src)
+    save_weights(dest, model, FORMAT, VERSION, meta["config"], {"metrics": meta.get("metrics", {}), **(extra or {})},
+                 dtype=torch.float16 if half else None)
     return dest
 
 
-def load_keypoint_model(path: str | Path) -> KeypointModel:
-    """The ViT + heat-map head stored by :func:`pretrain_backbone` / :func:`export_backbone` (eval mode)."""
-    from safetensors.torch import load_file
+def _load(path: str | Path) -> tuple[KeypointModel, dict]:
+    return load_weights(path, FORMAT, lambda c: KeypointModel(PretrainConfig.from_dict(c)), "heat-map ViT",
+                        "make one with `python -m workbench pretrain --out DIR` (it writes DIR/backbone.safetensors)")
 
-    path = Path(path)
-    info = json.loads(path.with_suffix(".json").read_text())
-    model = KeypointModel(PretrainConfig.from_dict(info["config"]))
-    model.load_state_dict({k: v.float() for k, v in load_file(path).items()})
-    return model.eval()
+
+def load_keypoint_model(path: str | Path) -> KeypointModel:
+    """The ViT + heat-map head stored by :func:`pretrain_backbone` / :func:`export_backbone` (eval mode).
+
+    The sidecar's hash and every tensor's name and shape are checked (:func:`workbench.weights.load_weights`).
+    """
+    return _load(path)[0]
 
 
 def predict_keypoints(model: KeypointModel, image, boxes) -> tuple[Tensor, Tensor]:

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from workbench.io import atomic_write_bytes, atomic_write_json
@@ -25,10 +26,12 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 
 def save_weights(path: str | os.PathLike, module: nn.Module, format: str, version: int, config: dict,
-                 extra: dict | None = None) -> Path:
+                 extra: dict | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write ``module``'s state (safetensors) then its sidecar, both atomically; returns the sidecar path.
 
-    Does not check for an existing file: callers decide (and refuse without ``overwrite``).
+    ``dtype`` (e.g. ``torch.float16`` for a shipped file) casts the floating-point tensors; loading casts
+    them back to the rebuilt model's dtype. Does not check for an existing file: callers decide (and
+    refuse without ``overwrite``).
     """
     import safetensors.torch
 
@@ -36,9 +39,12 @@ def save_weights(path: str | os.PathLike, module: nn.Module, format: str, versio
     if path.suffix != ".safetensors":
         raise ValueError(f"{path} must end in .safetensors (the sidecar goes next to it as .json).")
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     data = safetensors.torch.save(tensors, metadata={"format": format})
     meta = {"format": format, "version": version, "weights": path.name, "sha256": hashlib.sha256(data).hexdigest(),
-            "num_parameters": sum(p.numel() for p in module.parameters()), "config": config, **(extra or {})}
+            "num_parameters": sum(p.numel() for p in module.parameters()), "config": config,
+            "dtype": str(next(iter(tensors.values()), torch.empty(0)).dtype).removeprefix("torch."), **(extra or {})}
     atomic_write_bytes(path, data)  # weights first; the sidecar's hash ties the pair together
     atomic_write_json(sidecar_path(path), meta)
     return sidecar_path(path)
