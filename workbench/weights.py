@@ -44,7 +44,8 @@ def save_weights(path: str | os.PathLike, module: nn.Module, format: str, versio
     data = safetensors.torch.save(tensors, metadata={"format": format})
     meta = {"format": format, "version": version, "weights": path.name, "sha256": hashlib.sha256(data).hexdigest(),
             "num_parameters": sum(p.numel() for p in module.parameters()), "config": config,
-            "dtype": str(next(iter(tensors.values()), torch.empty(0)).dtype).removeprefix("torch."), **(extra or {})}
+            "dtype": str(next((v.dtype for v in tensors.values() if v.is_floating_point()), "none")).removeprefix("torch."),
+            **(extra or {})}
     atomic_write_bytes(path, data)  # weights first; the sidecar's hash ties the pair together
     atomic_write_json(sidecar_path(path), meta)
     return sidecar_path(path)

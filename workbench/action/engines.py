@@ -255,7 +255,7 @@ def track_clip(video: ClipVideo, engine, tracker) -> tuple[dict, dict]:
             if key[0] is not None and (key not in records or (p.observed and not records[key][1])):
                 records[key] = (p.record, p.observed)
     detected = {(int(k), t) for t, d in dets.items() for k in d.gt_ids}
-    per_slot = Counter(k for k in slot_of.values())
+    per_slot = Counter(slot_of.values())
     return records, {"tracks": len(result.track_ids),
                      "fragments": float(np.mean(list(per_slot.values()))) if per_slot else 0.0,
                      "coverage": len(detected & records.keys()) / max(len(detected), 1)}
