@@ -86,6 +86,7 @@ def render_clip(clips: ActionClips, i: int, box_pad: float = 1.2, seed: int = 0)
 
     from workbench.data.appearance import sample_look, shade_meshes
     from workbench.data.backgrounds import sample_background
+    from workbench.geometry.intrinsics import Intrinsics
     from workbench.render.raster import rasterize
 
     skin, parts = open_body_parts()
@@ -98,6 +99,7 @@ def render_clip(clips: ActionClips, i: int, box_pad: float = 1.2, seed: int = 0)
     looks = {k: sample_look(rng) for k in present}
     background = sample_background(rng, W)[0][(W - H) // 2:(W - H) // 2 + H].astype(np.float32)
     background = cv2.GaussianBlur(background, (0, 0), 1.0)  # a lens, not a texture at pixel sharpness
+    camera = Intrinsics(FOCAL_REAL, FOCAL_REAL, W / 2, H / 2)
     frames = np.empty((T, H, W, 3), np.uint8)
     boxes = np.full((P, T, 4), np.nan)
     for t in range(T):
@@ -106,15 +108,14 @@ def render_clip(clips: ActionClips, i: int, box_pad: float = 1.2, seed: int = 0)
         if visible:
             mesh = np.concatenate([verts[k, t] for k in visible])
             r = rasterize(mesh, np.concatenate([faces + n * verts.shape[2] for n in range(len(visible))]), (H, W),
-                          FOCAL_REAL, (W / 2, H / 2), cull_back=True)
+                          camera.fx, (camera.cx, camera.cy), cull_back=True)
             px, _, colour = shade_meshes(r.face_id, r.normal, parts, [looks[k] for k in visible])
             image.reshape(-1, 3)[px] = colour
         frames[t] = np.clip(image + 0.5, 0, 255).astype(np.uint8)
         for k in visible:
             if not clips.has_detection[i, k, t]:
                 continue
-            v = verts[k, t]
-            uv = FOCAL_REAL * v[:, :2] / v[:, 2:] + (W / 2, H / 2)
+            uv = camera.project(verts[k, t])
             centre, half = (uv.min(0) + uv.max(0)) / 2, (uv.max(0) - uv.min(0)) / 2 * box_pad
             box = np.clip(np.concatenate([centre - half, centre + half]), 0, [W, H, W, H])
             if np.all(box[2:] - box[:2] >= 2):

@@ -46,6 +46,7 @@ from scipy.spatial.transform import Rotation
 
 from workbench.config import fast_mode
 from workbench.data.appearance import open_body_parts
+from workbench.geometry.intrinsics import Intrinsics
 
 SPLITS = ("normal", "occlusion")
 MOVING = {"walking": (1.0, 1.6), "running": (2.2, 3.0), "turning": (0.9, 1.4)}  # speed range, m/s
@@ -368,8 +369,6 @@ class SynthVideo:
     @property
     def intrinsics(self):
         """The video's true camera, an :class:`~workbench.geometry.intrinsics.Intrinsics`."""
-        from workbench.geometry.intrinsics import Intrinsics
-
         return Intrinsics(self.focal, self.focal, *self.principal_point)
 
     def smpl_params(self, frame: int, person_id: int) -> dict | None:
@@ -394,11 +393,6 @@ class SynthVideo:
     def write(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the frames as an mp4 (see :func:`write_video`)."""
         return write_video(self.frames, path, self.config.fps, overwrite)
-
-
-def _project(v: np.ndarray, f: float, cx: float, cy: float) -> np.ndarray:
-    """(V, 3) camera points -> (V, 2) pixels."""
-    return np.stack([f * v[:, 0] / v[:, 2] + cx, f * v[:, 1] / v[:, 2] + cy], 1)
 
 
 def _full_area(v: np.ndarray, faces: np.ndarray, box: np.ndarray, f: float, cx: float, cy: float) -> int:
@@ -430,6 +424,7 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
     people = plan_people(config)
     T, N, (H, W) = config.num_frames, len(people), config.image_size
     f, cx, cy = config.focal, W / 2.0, H / 2.0
+    camera = Intrinsics(f, f, cx, cy)
     C = np.array([0.0, config.camera_height, 0.0])
     R_cw = camera_rotations(config)
     palette = _palette(config.seed)
@@ -462,7 +457,7 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
                 v = (world[k][t - sl.start] - C.astype(np.float32)) @ R.T
                 if v[:, 2].min() < NEAR:
                     continue
-                uv = _project(v, f, cx, cy)
+                uv = camera.project(v)
                 box = np.concatenate([uv.min(0), uv.max(0)])
                 if box[0] < W and box[1] < H and box[2] > 0 and box[3] > 0:
                     in_view.append(k)
