@@ -13,7 +13,7 @@ from workbench.config import DataConfig
 from workbench.data import augment as A
 from workbench.data.pose_prior import sample_poses
 from workbench.data.preview import contact_sheet
-from workbench.render.raster import rasterize, resolve_backend
+from workbench.render.raster import rasterize, rasterize_people, resolve_backend
 from workbench.data.shards import ShardDataset, write_shards
 from workbench.data.skinning import SparseBody
 from workbench.data.synth import SynthHumans, finalize
@@ -85,6 +85,25 @@ def test_numba_rasteriser_backend_matches_warp(body_model, monkeypatch):
     monkeypatch.setenv("WORKBENCH_RASTER", "opengl")
     with pytest.raises(ValueError, match="WORKBENCH_RASTER"):
         resolve_backend()
+
+
+def test_people_rasterised_together_occlude_each_other(body_model):
+    sb = SparseBody(body_model)
+    v = sb(sample_poses(2, 4).pose, np.zeros((2, 10))).vertices
+    v = v - (v.max(1, keepdims=True) + v.min(1, keepdims=True)) / 2
+    v = v + np.array([[[-0.2, 0.0, 6.0]], [[0.3, 0.1, 8.0]]], np.float32)  # overlapping, person 0 in front
+    F = len(sb.faces)
+    both = rasterize_people(v, sb.faces, (240, 320), 400.0)
+    alone = [rasterize(v[k], sb.faces, (240, 320), 400.0, cull_back=True) for k in range(2)]
+    owner = np.where(both.mask, both.face_id // F, -1)
+    np.testing.assert_array_equal(both.mask, alone[0].mask | alone[1].mask)
+    np.testing.assert_array_equal(owner[alone[0].mask], 0)  # the nearer body hides the farther one
+    only_1 = alone[1].mask & ~alone[0].mask
+    assert (alone[0].mask & alone[1].mask).sum() > 100 and only_1.sum() > 100
+    np.testing.assert_array_equal(both.face_id[only_1] - F, alone[1].face_id[only_1])
+    np.testing.assert_array_equal(both.face_id[alone[0].mask], alone[0].face_id[alone[0].mask])
+    with pytest.raises(ValueError, match=r"\(N, V, 3\)"):
+        rasterize_people(v[0], sb.faces, (240, 320), 400.0)
 
 
 def test_same_index_same_sample_and_disjoint_splits(train, body_model):

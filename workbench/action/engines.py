@@ -87,7 +87,7 @@ def render_clip(clips: ActionClips, i: int, box_pad: float = 1.2, seed: int = 0)
     from workbench.data.appearance import sample_look, shade_meshes
     from workbench.data.backgrounds import sample_background
     from workbench.geometry.intrinsics import Intrinsics
-    from workbench.render.raster import rasterize
+    from workbench.render.raster import rasterize_people
 
     skin, parts = open_body_parts()
     faces = skin.faces
@@ -106,9 +106,7 @@ def render_clip(clips: ActionClips, i: int, box_pad: float = 1.2, seed: int = 0)
         visible = [k for k in present if verts[k, t, :, 2].min() >= NEAR]
         image = background.copy()
         if visible:
-            mesh = np.concatenate([verts[k, t] for k in visible])
-            r = rasterize(mesh, np.concatenate([faces + n * verts.shape[2] for n in range(len(visible))]), (H, W),
-                          camera.fx, (camera.cx, camera.cy), cull_back=True)
+            r = rasterize_people(verts[visible, t], faces, (H, W), camera.fx, (camera.cx, camera.cy))
             px, _, colour = shade_meshes(r.face_id, r.normal, parts, [looks[k] for k in visible])
             image.reshape(-1, 3)[px] = colour
         frames[t] = np.clip(image + 0.5, 0, 255).astype(np.uint8)

@@ -265,3 +265,33 @@ def rasterize(
     wp.launch(raster_pass, dim=threads, inputs=[wp_uvz, wp_tris, wp_normals, num_faces, _PER_THREAD, H, W,
                                                 int(cull_back), wp_depth, wp_face, wp_normal], device="cpu")
     return Raster(depth=depth, face_id=face_id, normal=normal)
+
+
+def rasterize_people(
+    vertices: np.ndarray | list[np.ndarray],
+    faces: np.ndarray,
+    image_size: tuple[int, int],
+    focal: float | tuple[float, float],
+    principal_point: tuple[float, float] | None = None,
+    cull_back: bool = True,
+    backend: str | None = None,
+) -> Raster:
+    """Rasterise several meshes of one topology together, so that they occlude each other.
+
+    Args:
+        vertices: (N, V, 3) float camera-frame positions in metres (or N arrays of (V, 3)), z > 0.
+        faces: (F, 3) int triangle indices of one mesh.
+        image_size, focal, principal_point, backend: as :func:`rasterize`.
+        cull_back: default True: bodies are closed and wound outwards (see :func:`rasterize`).
+
+    Returns:
+        :class:`Raster` whose ``face_id`` is person-major: mesh ``face_id // F``, its triangle
+        ``face_id % F`` (-1 where empty).
+    """
+    v = np.asarray(vertices, dtype=np.float32)
+    if v.ndim != 3 or v.shape[-1] != 3:
+        raise ValueError(f"vertices must be (N, V, 3) for N meshes of one topology, got shape {v.shape}.")
+    f = np.asarray(faces)
+    offsets = (np.arange(len(v)) * v.shape[1])[:, None, None]
+    return rasterize(v.reshape(-1, 3), (f[None] + offsets).reshape(-1, 3), image_size, focal, principal_point,
+                     cull_back=cull_back, backend=backend)

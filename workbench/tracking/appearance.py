@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from workbench.render import inputs
-from workbench.render.raster import rasterize
+from workbench.render.raster import rasterize_people
 from workbench.render.visibility import project_points, visible_points
 from workbench.tracking.cost import appearance_distance_texels
 
@@ -325,8 +325,7 @@ def sample_texel_maps(
     cxy = inputs.as_principal_point(principal_point, (H, W))
     # 1. One depth map of everybody. Back faces culled: the body is closed and wound outwards, so
     #    the nearest surface is always front-facing (halves the raster work).
-    offsets = (np.arange(B) * V)[:, None, None]
-    raster = rasterize(v.reshape(-1, 3), (f[None] + offsets).reshape(-1, 3), (H, W), fxy, cxy, cull_back=True)
+    raster = rasterize_people(v, f, (H, W), fxy, cxy)
     owner = np.where(raster.face_id >= 0, raster.face_id // len(f), -1)  # (H, W) person of each pixel
     # 2. Face centroids of every person that face the camera and pass the published depth test
     #    (z <= depth + tol). The pixel must also show this person: an empty pixel has depth +inf,

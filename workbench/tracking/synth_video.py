@@ -417,7 +417,7 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
     from tqdm.auto import tqdm
 
     from workbench.data.appearance import shade_meshes
-    from workbench.render.raster import rasterize
+    from workbench.render.raster import rasterize_people
 
     skin, parts = open_body_parts()
     faces = skin.faces
@@ -451,7 +451,7 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
             transl[sl, k] = pelvis_cam[sl, k] - out.joints[0, 0]
         for t in range(sl.start, sl.stop):
             R = R_cw[t].astype(np.float32)
-            # 2. Which people are in view; render them together (mesh k's faces offset by k * V).
+            # 2. Which people are in view; render them together (one z-buffer).
             in_view, verts, boxes = [], [], np.full((N, 4), np.nan)
             for k in range(N):
                 v = (world[k][t - sl.start] - C.astype(np.float32)) @ R.T
@@ -468,9 +468,7 @@ def render_video(config: SynthVideoConfig, progress: bool = False) -> SynthVideo
             _blob_shadows(image, floor_xz, boxes[in_view], [root_world[k][t - sl.start] for k in in_view])
             visible_px = np.zeros(N)
             if in_view:
-                V = len(verts[0])
-                r = rasterize(np.concatenate(verts), np.concatenate([faces + i * V for i in range(len(verts))]),
-                              (H, W), f, (cx, cy), cull_back=True)
+                r = rasterize_people(verts, faces, (H, W), f, (cx, cy))
                 px, which, colour = shade_meshes(r.face_id, r.normal, parts, [people[k].look for k in in_view])
                 visible_px[in_view] = np.bincount(which, minlength=len(in_view))
                 # Soft outer silhouette: boundary pixels blend with the background.
