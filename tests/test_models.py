@@ -219,6 +219,16 @@ def test_checkpoint_round_trip(tmp_path, tiny, body):
         load_checkpoint(tmp_path / "tiny.safetensors", body=body)
 
 
+def test_metadata_json_cannot_hold_leaves_the_saved_pair_untouched(tmp_path, tiny, body):
+    save_checkpoint(tmp_path / "tiny.safetensors", tiny, preset("tiny"), {"step": 3})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(TypeError, match="JSON serializable"):
+        save_checkpoint(tmp_path / "tiny.safetensors", build_model(preset("tiny"), body=body), preset("tiny"),
+                        {"step": 4, "table": object()})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert load_checkpoint(tmp_path / "tiny.safetensors", body=body)[2] == {"step": 3}
+
+
 def test_checkpoint_saved_in_half_precision_loads_as_float32(tmp_path, tiny, body):
     save_checkpoint(tmp_path / "full.safetensors", tiny, preset("tiny"))
     save_checkpoint(tmp_path / "half.safetensors", tiny, preset("tiny"), dtype=torch.float16)

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from workbench.body import BodyModel
 from workbench.config import BackboneConfig, Config, HeadConfig, ModelConfig
-from workbench.io import atomic_write_bytes, atomic_write_json
+from workbench.io import atomic_write_bytes, json_bytes
 from workbench.models.hmr2 import HMR2
 from workbench.models.state import diff_state_dict
 
@@ -103,9 +103,11 @@ def save_checkpoint(path: str | os.PathLike, model: HMR2, cfg: Config | ModelCon
         "body": {"name": model.smpl.name, "num_vertices": int(model.smpl.layer.v_template.shape[0])},
         "extra": _jsonable(extra or {}),
     }
+    # Encoded before any file is touched, so metadata JSON cannot hold fails without replacing the weights.
     # Weights first, sidecar last: the hash in the sidecar ties the pair together.
+    sidecar_data = json_bytes(sidecar)
     atomic_write_bytes(path, data)
-    atomic_write_json(sidecar_path(path), sidecar)
+    atomic_write_bytes(sidecar_path(path), sidecar_data)
     return sidecar_path(path)
 
 

@@ -316,7 +316,7 @@ def sample_texel_maps(
     """
     frame = _check_frame(frame_rgb)
     v, f = _check_vertices(vertices, faces, atlas)
-    B, V = v.shape[:2]
+    B = len(v)
     M = atlas.num_texels
     if B == 0:
         return []
