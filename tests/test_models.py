@@ -227,6 +227,14 @@ def test_metadata_json_cannot_hold_leaves_the_saved_pair_untouched(tmp_path, tin
                         {"step": 4, "table": object()})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert load_checkpoint(tmp_path / "tiny.safetensors", body=body)[2] == {"step": 3}
+    # The small models' writer (pose predictor, heat-map ViT) shares the pair writing.
+    from workbench.weights import save_weights
+
+    save_weights(tmp_path / "lin.safetensors", torch.nn.Linear(2, 2), "test", 1, {})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(TypeError, match="JSON serializable"):
+        save_weights(tmp_path / "lin.safetensors", torch.nn.Linear(2, 2), "test", 1, {"bad": object()})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_checkpoint_saved_in_half_precision_loads_as_float32(tmp_path, tiny, body):

@@ -16,13 +16,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from workbench.io import atomic_write_bytes, atomic_write_json
+from workbench.io import atomic_write_bytes, json_bytes
 
-__all__ = ["load_weights", "save_weights", "sidecar_path"]
+__all__ = ["load_weights", "save_weights", "sidecar_path", "write_pair"]
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(path).with_suffix(".json")
+
+
+def write_pair(path: str | os.PathLike, data: bytes, sidecar: dict) -> Path:
+    """Write safetensors ``data`` to ``path`` and ``sidecar`` next to it, each atomically; returns the sidecar path.
+
+    The sidecar is encoded before either file is touched, so metadata JSON cannot hold raises without
+    replacing an existing pair. Weights go first, the sidecar last: the hash in the sidecar ties the two.
+    """
+    encoded = json_bytes(sidecar)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(sidecar_path(path), encoded)
+    return sidecar_path(path)
 
 
 def save_weights(path: str | os.PathLike, module: nn.Module, format: str, version: int, config: dict,
@@ -46,9 +58,7 @@ def save_weights(path: str | os.PathLike, module: nn.Module, format: str, versio
             "num_parameters": sum(p.numel() for p in module.parameters()), "config": config,
             "dtype": str(next((v.dtype for v in tensors.values() if v.is_floating_point()), "none")).removeprefix("torch."),
             **(extra or {})}
-    atomic_write_bytes(path, data)  # weights first; the sidecar's hash ties the pair together
-    atomic_write_json(sidecar_path(path), meta)
-    return sidecar_path(path)
+    return write_pair(path, data, meta)
 
 
 def load_weights(path: str | os.PathLike, format: str, build: Callable[[dict], nn.Module], what: str,

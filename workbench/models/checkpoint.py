@@ -31,9 +31,9 @@ from torch import Tensor
 
 from workbench.body import BodyModel
 from workbench.config import BackboneConfig, Config, HeadConfig, ModelConfig
-from workbench.io import atomic_write_bytes, json_bytes
 from workbench.models.hmr2 import HMR2
 from workbench.models.state import diff_state_dict
+from workbench.weights import sidecar_path, write_pair
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_official_checkpoint", "infer_official_config",
            "torch_load_weights_only", "OFFICIAL_RENAMES"]
@@ -48,11 +48,6 @@ OFFICIAL_RENAMES: tuple[tuple[str, str], ...] = ()
 # them) and Lightning's ``initialized`` flag.
 OFFICIAL_DROPPED_PREFIXES = ("smpl.",)
 OFFICIAL_DROPPED_KEYS = ("initialized",)
-
-
-def sidecar_path(path: str | os.PathLike) -> Path:
-    """``run/x.safetensors`` -> ``run/x.json``."""
-    return Path(path).with_suffix(".json")
 
 
 def _jsonable(value):
@@ -103,12 +98,7 @@ def save_checkpoint(path: str | os.PathLike, model: HMR2, cfg: Config | ModelCon
         "body": {"name": model.smpl.name, "num_vertices": int(model.smpl.layer.v_template.shape[0])},
         "extra": _jsonable(extra or {}),
     }
-    # Encoded before any file is touched, so metadata JSON cannot hold fails without replacing the weights.
-    # Weights first, sidecar last: the hash in the sidecar ties the pair together.
-    sidecar_data = json_bytes(sidecar)
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(sidecar_path(path), sidecar_data)
-    return sidecar_path(path)
+    return write_pair(path, data, sidecar)
 
 
 def _materialise(cfg: ModelConfig, body: BodyModel | None, weights: Mapping[str, Tensor], source: str,
